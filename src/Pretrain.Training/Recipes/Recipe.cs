@@ -1,0 +1,127 @@
+namespace Pretrain.Training.Recipes;
+
+// The typed recipe. YAML keys are the snake_case of these property names (MaxSteps -> max_steps).
+// Defaults here are the documented defaults; README/recipes refer to them. Only the recipe runner sees a whole Recipe.
+
+/// <summary>A whole recipe: what to train, on what, and how.</summary>
+public sealed record Recipe
+{
+    public required string Name { get; init; }
+    public ModelSection Model { get; init; } = new();
+    public ObjectiveSection Objective { get; init; } = new();
+    public TokenizerSection Tokenizer { get; init; } = new();
+    public DataSection Data { get; init; } = new();
+    public OptimizerSection Optimizer { get; init; } = new();
+    public ScheduleSection Schedule { get; init; } = new();
+    public TrainSection Train { get; init; } = new();
+}
+
+/// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>
+public sealed record ModelSection
+{
+    /// <summary>gpt2 (learned positions, LayerNorm, GELU) or llama (RoPE, RMSNorm, SwiGLU).</summary>
+    public string Arch { get; init; } = "gpt2";
+    /// <summary>Defaults to the tokenizer's vocabulary size (rounded up to a multiple of 64).</summary>
+    public int? VocabSize { get; init; }
+    public int MaxSeqLen { get; init; } = 1024;
+    public int EmbedDim { get; init; } = 768;
+    public int NumLayers { get; init; } = 12;
+    public int NumHeads { get; init; } = 12;
+    /// <summary>Grouped-query attention (llama); defaults to num_heads.</summary>
+    public int? NumKvHeads { get; init; }
+    /// <summary>Defaults to 4·embed_dim (gpt2) or the Llama rule 2/3·4·embed_dim rounded to 64 (llama).</summary>
+    public int? MlpHiddenDim { get; init; }
+    public double Dropout { get; init; }
+    public bool TieEmbeddings { get; init; } = true;
+    public double NormEps { get; init; } = 1e-5;
+    public double RopeTheta { get; init; } = 10000;
+    /// <summary>Biases in linear layers; defaults true for gpt2, false for llama.</summary>
+    public bool? Bias { get; init; }
+}
+
+/// <summary>What the loss is.</summary>
+public sealed record ObjectiveSection
+{
+    /// <summary>clm: next-token prediction on packed blocks.</summary>
+    public string Kind { get; init; } = "clm";
+}
+
+/// <summary>How text becomes ids.</summary>
+public sealed record TokenizerSection
+{
+    /// <summary>byte (ids 0-255 are bytes, then special tokens) or tiktoken.</summary>
+    public string Kind { get; init; } = "byte";
+    /// <summary>tiktoken encoding name: gpt2, r50k_base, cl100k_base, o200k_base.</summary>
+    public string? Name { get; init; }
+    public string EosToken { get; init; } = "<|endoftext|>";
+}
+
+/// <summary>Where samples come from.</summary>
+public sealed record DataSection
+{
+    public DataSplit Train { get; init; } = new();
+    public DataSplit? Eval { get; init; }
+    /// <summary>Blocks prefetched in the background (bounded queue).</summary>
+    public int Prefetch { get; init; } = 16;
+}
+
+/// <summary>One split: files (globs) or a synthetic generator, and the column to read.</summary>
+public sealed record DataSplit
+{
+    public IReadOnlyList<string>? Files { get; init; }
+    public SyntheticSection? Synthetic { get; init; }
+    public string TextColumn { get; init; } = "text";
+    /// <summary>Eval only: hold out this seeded fraction of the train rows instead of separate files.</summary>
+    public double? Fraction { get; init; }
+    /// <summary>Eval only: at most this many batches per evaluation (0 = the whole split).</summary>
+    public int MaxBatches { get; init; }
+}
+
+/// <summary>Generated data written into the run's cache (data/ in the run folder).</summary>
+public sealed record SyntheticSection
+{
+    public string Kind { get; init; } = "text";
+    public int Rows { get; init; } = 4000;
+    public int Shards { get; init; } = 4;
+    public int RowsPerGroup { get; init; } = 250;
+    public int Seed { get; init; }
+}
+
+/// <summary>AdamW with decoupled weight decay on 2-D+ tensors only.</summary>
+public sealed record OptimizerSection
+{
+    public string Name { get; init; } = "adamw";
+    public double Lr { get; init; } = 6e-4;
+    public IReadOnlyList<double> Betas { get; init; } = [0.9, 0.95];
+    public double Eps { get; init; } = 1e-8;
+    public double WeightDecay { get; init; } = 0.1;
+}
+
+/// <summary>Learning-rate schedule: linear warmup, then cosine (or linear, or constant) to min_lr_ratio·lr.</summary>
+public sealed record ScheduleSection
+{
+    public string Kind { get; init; } = "cosine";
+    public int WarmupSteps { get; init; } = 100;
+    public double MinLrRatio { get; init; } = 0.1;
+}
+
+/// <summary>The loop: steps, batch shape, precision, device, cadences.</summary>
+public sealed record TrainSection
+{
+    public int MaxSteps { get; init; } = 1000;
+    /// <summary>Tokens per sample (block length); at most model.max_seq_len.</summary>
+    public int SeqLen { get; init; } = 256;
+    public int MicroBatchSize { get; init; } = 8;
+    public int GradAccumSteps { get; init; } = 1;
+    public string Precision { get; init; } = "fp32";
+    public string Device { get; init; } = "cpu";
+    public int Seed { get; init; } = 1337;
+    /// <summary>Torch intra-op threads; 0 keeps libtorch's default.</summary>
+    public int Threads { get; init; }
+    public double GradClip { get; init; } = 1.0;
+    public int LogEvery { get; init; } = 10;
+    public int EvalEvery { get; init; } = 100;
+    public int CheckpointEvery { get; init; } = 500;
+    public int KeepLast { get; init; } = 2;
+    public int KeepBest { get; init; } = 1;
+}
