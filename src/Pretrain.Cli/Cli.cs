@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using Pretrain.Cli.Commands;
+using Pretrain.Data;
+using Pretrain.Models.Weights;
+using Pretrain.Training.Checkpointing;
+using Pretrain.Training.Recipes;
+
+namespace Pretrain.Cli;
+
+/// <summary>Dispatches `pretrain COMMAND ...` and turns user-facing exceptions into one-line messages.</summary>
+public static class Cli
+{
+    public const string Usage = """
+        pretrain — self-supervised pretraining and transfer learning of transformers on TorchSharp
+
+        usage:
+          pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
+          pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
+          pretrain info
+          pretrain --help
+
+        exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
+        """;
+
+    public static int Main(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        bool verbose = args.Contains("--verbose");
+        args = args.Where(a => a != "--verbose").ToArray();
+        try
+        {
+            if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+            {
+                stdout.WriteLine(Usage);
+                return args.Length == 0 ? 2 : 0;
+            }
+            var rest = new ArgList(args[1..]);
+            return args[0] switch
+            {
+                "run" => RunCommand.Execute(rest, stdout),
+                "data" => DataCommand.Execute(rest, stdout),
+                "info" => InfoCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, info. See pretrain --help."),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (IsUserFacing(e))
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            if (verbose) stderr.WriteLine(e);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"error: {e.GetType().Name}: {e.Message}");
+            stderr.WriteLine(verbose ? e.ToString() : "(run again with --verbose for the stack trace)");
+            return 1;
+        }
+    }
+
+    private static bool IsUserFacing(Exception e) =>
+        e is RecipeException or DataException or CheckpointException or WeightsException
+            or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
+            or ExternalException;
+}

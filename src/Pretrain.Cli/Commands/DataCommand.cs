@@ -1,0 +1,22 @@
+using Pretrain.Data.Synthetic;
+
+namespace Pretrain.Cli.Commands;
+
+/// <summary>`pretrain data synth text --out DIR`: synthetic Parquet shards with learnable structure.</summary>
+public static class DataCommand
+{
+    public static int Execute(ArgList args, TextWriter stdout)
+    {
+        var p = args.Positionals;
+        if (p.Count < 1 || p[0] != "synth") throw new UsageException("usage: pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]");
+        if (p.Count != 2 || p[1] != "text") throw new UsageException($"pretrain data synth: kind '{(p.Count > 1 ? p[1] : "")}' is not supported; supported: text.");
+        var outDir = args.Option("--out") ?? throw new UsageException("pretrain data synth needs --out DIR.");
+        int rows = args.Int("--rows", 4000), shards = args.Int("--shards", 4), perGroup = args.Int("--rows-per-group", 250), seed = args.Int("--seed", 0);
+        args.RejectUnknown();
+        if (rows < 1 || shards < 1 || perGroup < 1) throw new UsageException("--rows, --shards and --rows-per-group must be at least 1.");
+        var files = SyntheticText.Write(outDir, rows, shards, perGroup, seed);
+        foreach (var f in files) stdout.WriteLine(f);
+        stdout.WriteLine($"wrote {rows} rows in {files.Count} file(s), {perGroup} rows per row group");
+        return 0;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+using Pretrain.Training;
+
+namespace Pretrain.Cli.Commands;
+
+/// <summary>`pretrain run RECIPE`: trains; SIGTERM/SIGINT finish the step, checkpoint and exit.</summary>
+public static class RunCommand
+{
+    public static int Execute(ArgList args, TextWriter stdout)
+    {
+        if (args.Positionals.Count != 1) throw new UsageException("pretrain run needs exactly one RECIPE file.");
+        var options = new RunOptions
+        {
+            RecipePath = args.Positionals[0],
+            Overrides = args.Many("--set"),
+            Resume = args.Option("--resume"),
+            RunDir = args.Option("--run-dir"),
+        };
+        args.RejectUnknown();
+        if (!File.Exists(options.RecipePath))
+            throw new FileNotFoundException($"Recipe file {options.RecipePath} does not exist. Recipes live under recipes/, e.g. recipes/quickstart.yaml.");
+
+        using var cancel = new CancellationTokenSource();
+        void Stop(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;   // keep the process alive: finish the step and checkpoint
+            stdout.WriteLine($"{ctx.Signal}: finishing the current step and writing a checkpoint…");
+            cancel.Cancel();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+
+        var observer = new ConsoleObserver(stdout);
+        var result = RecipeRunner.Run(options, observer, cancel.Token);
+        stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
+        return 0;
+    }
+}

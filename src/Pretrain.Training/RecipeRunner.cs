@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Pretrain.Data.Datasets;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Synthetic;
+using Pretrain.Data.Text;
+using Pretrain.Models.Text;
+using Pretrain.Training.Checkpointing;
+using Pretrain.Training.Metrics;
+using Pretrain.Training.Optim;
+using Pretrain.Training.Recipes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pretrain.Training;
+
+/// <summary>
+/// Turns a recipe into a run: resolves the run folder and resume rules, builds tokenizer, data streams, model,
+/// optimizer and schedule, runs the <see cref="Trainer"/>, and writes summary.json. The only place that sees a
+/// whole <see cref="Recipe"/>.
+/// </summary>
+public static class RecipeRunner
+{
+    public static RunResult Run(RunOptions options, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        observer ??= NullTrainingObserver.Instance;
+        var requested = RecipeLoader.LoadFile(options.RecipePath, options.Overrides);
+        string runDir = Path.GetFullPath(options.RunDir ?? Path.Combine("runs", requested.Name));
+        string checkpointsDir = Path.Combine(runDir, "checkpoints");
+
+        // Resume rules (DESIGN.md "Run directory"): explicit, or auto; never silently over an old run.
+        ResolvedCheckpoint? from = null;
+        if (options.Resume is null)
+        {
+            if (Directory.Exists(checkpointsDir) && Directory.EnumerateDirectories(checkpointsDir, "step-*").Any(d => !d.EndsWith(".tmp", StringComparison.Ordinal)))
+                throw new RecipeException($"Run folder {runDir} already has checkpoints. Pass --resume auto to continue it, or --run-dir another folder to start afresh.");
+        }
+        else if (options.Resume == "auto")
+        {
+            if (CheckpointLocator.TryFindLatest(runDir, out var found)) from = found;
+        }
+        else
+        {
+            from = CheckpointLocator.Resolve(options.Resume);
+            if (options.RunDir is null) runDir = RunFolderOf(from.Directory);
+            checkpointsDir = Path.Combine(runDir, "checkpoints");
+        }
+        foreach (var w in from?.Warnings ?? []) observer.OnMessage(w);
+
+        var recipe = requested;
+        if (from is not null)
+        {
+            // The saved recipe wins; --set may change only keys that do not alter work already done.
+            string savedPath = Path.Combine(from.Directory, "recipe.yaml");
+            var saved = RecipeLoader.LoadFile(savedPath);
+            recipe = RecipeLoader.LoadFile(savedPath, options.Overrides);
+            var refused = RecipeLoader.ForbiddenResumeChanges(saved, recipe);
+            if (refused.Count > 0)
+                throw new RecipeException($"Cannot change {string.Join(", ", refused)} when resuming {runDir}: the run's saved recipe fixes them. Start a new run (--run-dir) to change them.");
+            observer.OnMessage($"resuming from {Path.GetFileName(from.Directory)} (step {from.Step})");
+        }
+
+        Directory.CreateDirectory(runDir);
+        string recipeYaml = RecipeLoader.ToYaml(recipe);
+        File.WriteAllText(Path.Combine(runDir, "recipe.yaml"), recipeYaml);
+
+        var train = recipe.Train;
+        if (train.Threads > 0) set_num_threads(train.Threads);
+        random.manual_seed(train.Seed);
+        var device = ResolveDevice(train.Device);
+
+        var tokenizer = TokenizerFactory.Create(recipe.Tokenizer.Kind, recipe.Tokenizer.Name, recipe.Tokenizer.EosToken);
+        var (trainFiles, evalFiles) = ResolveData(recipe.Data, runDir);
+        var config = ModelConfig(recipe.Model, tokenizer);
+
+        using var model = new DecoderLm(config);
+        model.InitializeWeights(train.Seed);
+        model.to(device);
+        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)),
+            (_, p) => p.dim() >= 2, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
+            recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
+        TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, model, optimizer);
+
+        using var metrics = new MetricsLog(runDir, state?.Step ?? 0);
+        var manager = new CheckpointManager(checkpointsDir, train.KeepLast, train.KeepBest);
+        int seqLen = train.SeqLen;
+        var data = recipe.Data;
+        double holdout = data.Eval?.Fraction ?? 0;
+        PackedTextOptions TextOptions(IReadOnlyList<string> files, string column) => new()
+        {
+            Files = files,
+            TextColumn = column,
+            BlockSize = seqLen,
+            Seed = train.Seed,
+            Prefetch = data.Prefetch,
+        };
+        var parts = new TrainerParts
+        {
+            Model = model,
+            Optimizer = optimizer,
+            Schedule = new LrSchedule(recipe.Schedule.Kind, recipe.Optimizer.Lr, recipe.Schedule.WarmupSteps, train.MaxSteps, recipe.Schedule.MinLrRatio),
+            Train = train,
+            Device = device,
+            OpenTrain = cursor => new PackedTextStream(
+                TextOptions(trainFiles, data.Train.TextColumn) with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
+            OpenEval = data.Eval is null ? null : () => new PackedTextStream(
+                TextOptions(evalFiles ?? trainFiles, data.Eval.TextColumn) with
+                {
+                    HoldoutFraction = evalFiles is null ? holdout : 0,
+                    HoldoutSide = evalFiles is null,
+                    Shuffle = false,
+                    MaxEpochs = 1,
+                }, tokenizer),
+            EvalMaxBatches = data.Eval?.MaxBatches ?? 0,
+            Checkpoints = new CheckpointWriter(manager, model, optimizer, tokenizer, recipeYaml),
+            Metrics = metrics,
+            Observer = observer,
+        };
+
+        observer.OnMessage($"{recipe.Name}: {config.Arch} {model.ParameterCount() / 1e6:F2}M parameters, vocab {config.VocabSize}, " +
+            $"{trainFiles.Count} train file(s), run folder {runDir}");
+        var final = new Trainer(parts).Run(state, cancel);
+
+        var summary = Summarize(recipe, final, model, metrics.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
+        File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, TrainerState.Json));
+        return new RunResult(runDir, final, summary);
+    }
+
+    /// <summary>The run folder that holds a step folder (…/RUN/checkpoints/step-N → …/RUN).</summary>
+    private static string RunFolderOf(string stepDir) =>
+        Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(stepDir))!)!;
+
+    private static Device ResolveDevice(string name) => name switch
+    {
+        "auto" => cuda.is_available() ? CUDA : CPU,
+        _ when name.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available() =>
+            throw new RecipeException($"train.device is '{name}' but no CUDA device is available (this build's libtorch is {(cuda.is_available() ? "CUDA" : "CPU-only")}). Use train.device=cpu or build with -p:TorchBackend=cuda."),
+        _ => new Device(name),
+    };
+
+    /// <summary>Train files and optional separate eval files; synthetic splits are generated into the run folder.</summary>
+    private static (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval) ResolveData(DataSection data, string runDir)
+    {
+        IReadOnlyList<string> Files(DataSplit split, string key) => split switch
+        {
+            { Synthetic: { } s } => SyntheticText.Write(
+                Path.Combine(runDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
+            { Files: { } f } => FileResolver.Resolve(f, $"data.{key}.files"),
+            _ => throw new RecipeException($"data.{key} needs files or synthetic."),
+        };
+        var train = Files(data.Train, "train");
+        var eval = data.Eval is { Files: null, Synthetic: null } or null ? null : Files(data.Eval, "eval");
+        return (train, eval);
+    }
+
+    /// <summary>Maps the recipe's model section to the model's typed config (vocab from the tokenizer by default).</summary>
+    public static DecoderLmConfig ModelConfig(ModelSection m, ITextTokenizer tokenizer)
+    {
+        int vocab = m.VocabSize ?? (tokenizer.VocabSize + 63) / 64 * 64;
+        if (vocab < tokenizer.VocabSize)
+            throw new RecipeException($"model.vocab_size ({vocab}) is smaller than the tokenizer's vocabulary ({tokenizer.VocabSize}). Remove it to use the tokenizer's size.");
+        var config = new DecoderLmConfig
+        {
+            Arch = m.Arch,
+            VocabSize = vocab,
+            MaxSeqLen = m.MaxSeqLen,
+            EmbedDim = m.EmbedDim,
+            NumLayers = m.NumLayers,
+            NumHeads = m.NumHeads,
+            NumKvHeads = m.NumKvHeads,
+            MlpHiddenDim = m.MlpHiddenDim,
+            Dropout = m.Dropout,
+            TieEmbeddings = m.TieEmbeddings,
+            NormEps = m.NormEps,
+            RopeTheta = m.RopeTheta,
+            Bias = m.Bias,
+        };
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new RecipeException(e.Message, e); }
+        return config;
+    }
+
+    private static Dictionary<string, object?> Summarize(Recipe recipe, TrainerState final, DecoderLm model, string metricsPath, bool stoppedEarly)
+    {
+        var rows = MetricsLog.Read(metricsPath);
+        var trainRows = rows.Where(r => r.ContainsKey("loss")).ToList();
+        var evalRows = rows.Where(r => r.ContainsKey("eval_loss")).ToList();
+        var tps = trainRows.Skip(1).Select(r => r["tokens_per_s"]!.GetValue<double>()).Order().ToList();
+        var summary = new Dictionary<string, object?>
+        {
+            ["name"] = recipe.Name,
+            ["steps"] = final.Step,
+            ["stopped_early"] = stoppedEarly,
+            ["tokens_seen"] = final.TokensSeen,
+            ["final_loss"] = trainRows.LastOrDefault()?["loss"]?.GetValue<double>(),
+            ["first_eval_loss"] = evalRows.FirstOrDefault()?["eval_loss"]?.GetValue<double>(),
+            ["wall_time_s"] = final.ElapsedSeconds,
+            ["tokens_per_s_median"] = tps.Count > 0 ? tps[tps.Count / 2] : null,
+            ["parameters"] = model.ParameterCount(),
+            ["peak_memory_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
+            ["best_eval_loss"] = final.BestMetric,
+            ["best_step"] = final.BestStep,
+        };
+        foreach (var (k, v) in final.LastEval ?? []) summary[k] = v;
+        return summary;
+    }
+}

@@ -1,0 +1,19 @@
+using static TorchSharp.torch;
+
+namespace Pretrain.Training;
+
+/// <summary>The default CPU generator's state as bytes (dropout draws from it), for exact resume.</summary>
+public static class RngState
+{
+    public static byte[] Save()
+    {
+        using var state = Generator.Default.get_rng_state();
+        return state.bytes.ToArray();
+    }
+
+    public static void Restore(byte[] bytes)
+    {
+        using var state = tensor(bytes, ScalarType.Byte);
+        Generator.Default.set_rng_state(state);
+    }
+}
