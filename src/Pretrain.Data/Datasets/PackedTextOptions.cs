@@ -1,0 +1,37 @@
+namespace Pretrain.Data.Datasets;
+
+/// <summary>Settings of a <see cref="PackedTextStream"/> (one recipe <c>data.train</c> or <c>data.eval</c> section, resolved).</summary>
+public sealed record PackedTextOptions
+{
+    /// <summary>Parquet files, already resolved (see <see cref="Sources.FileResolver"/>); their order is the file order.</summary>
+    public required IReadOnlyList<string> Files { get; init; }
+
+    public string TextColumn { get; init; } = "text";
+
+    /// <summary>Input tokens per block; each block holds BlockSize + 1 ids.</summary>
+    public required int BlockSize { get; init; }
+
+    public int Seed { get; init; }
+
+    public int Rank { get; init; }
+
+    public int WorldSize { get; init; } = 1;
+
+    /// <summary>Bounded background queue length, in blocks.</summary>
+    public int Prefetch { get; init; } = 16;
+
+    /// <summary>Rows with hash(seed, file name, row group, row) below this are held out for eval.</summary>
+    public double HoldoutFraction { get; init; }
+
+    /// <summary>false: train stream (skips held-out rows); true: eval stream (only held-out rows).</summary>
+    public bool HoldoutSide { get; init; }
+
+    /// <summary>Shuffle row groups and rows each epoch; eval streams use false (file order).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>null: endless (train); 1 for eval, after which the stream ends.</summary>
+    public int? MaxEpochs { get; init; }
+
+    /// <summary>Recipe section named in error messages.</summary>
+    public string ConfigKey { get; init; } = "data.train";
+}

@@ -1,0 +1,288 @@
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Text;
+
+namespace Pretrain.Data.Datasets;
+
+/// <summary>
+/// Streams packed causal-LM blocks from Parquet text. Each block is int[BlockSize + 1] (inputs = block[..^1],
+/// targets = block[1..]); consecutive blocks overlap by one token, so every token is a target once. Documents are
+/// tokenized on the fly, each followed by EOS, concatenated and cut into blocks.
+/// <para>
+/// Order (DESIGN.md): each epoch is a permutation from (seed, epoch) of row groups, then rows within each; rank r of
+/// W takes global positions p ≡ r (mod W). Held-out and empty rows still occupy their position (so cursors never
+/// need data to be read) but yield no tokens. One background producer reads a row group at a time, tokenizes and
+/// packs into a bounded channel; each block carries the cursor to resume right after it.
+/// </para>
+/// <para>Resume is exact for the same files, seed and world size, with each rank's own cursor. On another world
+/// size it continues from the same global position and drops the pending tokens (they belong to the old rank).</para>
+/// </summary>
+public sealed class PackedTextStream : IDisposable
+{
+    private readonly record struct Item(int[] Block, DataCursor Cursor, long RowsRead, long RowsSkipped);
+
+    private readonly PackedTextOptions _options;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly ParquetTextSource _source;
+    private readonly Channel<Item> _channel;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _producer;
+    private readonly DataCursor _start;
+    private Exception? _error;       // set by the producer before it completes the channel
+    private long _dropped;           // likewise
+    private long _finalRowsRead;
+    private long _finalRowsSkipped;
+    private bool _disposed;
+
+    /// <exception cref="DataException">Bad options, a bad file (checked from footers), or a cursor from another seed.</exception>
+    public PackedTextStream(PackedTextOptions options, ITextTokenizer tokenizer, DataCursor? resumeFrom = null)
+    {
+        Validate(options);
+        _options = options;
+        _tokenizer = tokenizer;
+        _start = StartCursor(options, resumeFrom);
+        Cursor = _start;
+        _source = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey);
+        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+    }
+
+    /// <summary>Cursor after the last block returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
+    public DataCursor Cursor { get; private set; }
+
+    /// <summary>Documents tokenized by this rank up to the last returned block.</summary>
+    public long RowsRead { get; private set; }
+
+    /// <summary>Rows of this rank skipped because their text was null or empty.</summary>
+    public long RowsSkipped { get; private set; }
+
+    /// <summary>Target tokens returned so far (BlockSize per block).</summary>
+    public long TokensProduced { get; private set; }
+
+    /// <summary>Tokens left over (shorter than a block) when the last epoch ended; dropped, counted here.</summary>
+    public long TokensDropped { get; private set; }
+
+    /// <summary>Total rows in the files (all ranks, held-out included).</summary>
+    public long TotalRows => _source.TotalRows;
+
+    /// <summary>
+    /// Next block, or false when MaxEpochs is reached. Blocks while the producer catches up; a producer failure
+    /// is rethrown here (the same exception, every call). Call from one thread.
+    /// </summary>
+    public bool TryNext(out int[] block, out DataCursor cursorAfter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var reader = _channel.Reader;
+        while (true)
+        {
+            if (reader.TryRead(out var item))
+            {
+                block = item.Block;
+                cursorAfter = item.Cursor;
+                Cursor = item.Cursor;
+                RowsRead = item.RowsRead;
+                RowsSkipped = item.RowsSkipped;
+                TokensProduced += _options.BlockSize;
+                return true;
+            }
+
+            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                if (_error is not null)
+                {
+                    ExceptionDispatchInfo.Capture(_error).Throw();
+                }
+
+                TokensDropped = _dropped;
+                RowsRead = _finalRowsRead;
+                RowsSkipped = _finalRowsSkipped;
+
+                block = [];
+                cursorAfter = Cursor;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stop.Cancel();
+        try
+        {
+            _producer.Wait(TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // The producer records its own failures in _error; cancellation is expected here.
+        }
+
+        _source.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task ProduceAsync(CancellationToken ct)
+    {
+        var o = _options;
+        var holdout = new HoldoutSplit(o.Seed, o.HoldoutFraction);
+        ulong[] fileKeys = o.Files.Select(HoldoutSplit.FileKey).ToArray();
+        var packer = new TokenPacker(o.BlockSize, _start.PendingTokens);
+        int epoch = _start.Epoch;
+        long position = _start.SampleInEpoch;
+        long rowsRead = 0, rowsSkipped = 0;
+        bool emitted = _start.PendingTokens.Length > 0; // a restored buffer starts with an already-counted target
+        try
+        {
+            // A restored buffer may already hold whole blocks (the cursor sat between two blocks of one long
+            // document): those come first, with the cursor unchanged except for the shrinking buffer.
+            while ((o.MaxEpochs is not int m || epoch < m) && packer.TryTake(out int[] restored))
+            {
+                var cursor = _start with { PendingTokens = packer.Pending() };
+                await _channel.Writer.WriteAsync(new Item(restored, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
+            }
+
+            while (o.MaxEpochs is not int max || epoch < max)
+            {
+                var order = new EpochOrder(_source.Units, o.Seed, epoch, o.Shuffle);
+                long docsThisEpoch = 0;
+                for (int u = order.UnitAt(position); u < order.Count; u++)
+                {
+                    var unit = order.Unit(u);
+                    long first = order.Start(u), end = first + unit.Rows;
+                    // This rank's positions in [max(position, first), end): p ≡ rank (mod W).
+                    long from = Math.Max(position, first);
+                    long p0 = from + ((o.Rank - from % o.WorldSize) % o.WorldSize + o.WorldSize) % o.WorldSize;
+                    if (p0 >= end)
+                    {
+                        continue;
+                    }
+
+                    int[] rowOrder = order.RowOrder(u);
+                    bool Wanted(long p) => holdout.IsHeldOut(fileKeys[unit.File], unit.RowGroup, rowOrder[p - first]) == o.HoldoutSide;
+                    bool any = false;
+                    for (long p = p0; p < end && !any; p += o.WorldSize)
+                    {
+                        any = Wanted(p);
+                    }
+
+                    if (!any)
+                    {
+                        continue; // nothing of this rank's side here: do not read the row group at all
+                    }
+
+                    string?[] texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    for (long p = p0; p < end; p += o.WorldSize)
+                    {
+                        if (!Wanted(p))
+                        {
+                            continue;
+                        }
+
+                        string? text = texts[rowOrder[p - first]];
+                        if (string.IsNullOrEmpty(text))
+                        {
+                            rowsSkipped++;
+                            continue;
+                        }
+
+                        packer.Append(_tokenizer.Encode(text));
+                        packer.Append([_tokenizer.EosId]);
+                        rowsRead++;
+                        docsThisEpoch++;
+                        while (packer.TryTake(out int[] block))
+                        {
+                            emitted = true;
+                            var cursor = new DataCursor(epoch, p + 1, o.Seed, o.WorldSize, packer.Pending());
+                            await _channel.Writer.WriteAsync(new Item(block, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                if (docsThisEpoch == 0 && position == 0 && o.MaxEpochs is null)
+                {
+                    // An endless stream with nothing to yield would block its consumer forever.
+                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                    throw new DataException(
+                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no non-empty {side} rows in a whole epoch of " +
+                        $"{order.Total} rows (column '{o.TextColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+                }
+
+                epoch++;
+                position = 0;
+            }
+
+            // The last epoch is done: the tail shorter than a block is dropped (its first token, if a block was
+            // returned before, was already that block's last target).
+            _dropped = Math.Max(0, packer.Count - (emitted ? 1 : 0));
+            _finalRowsRead = rowsRead;
+            _finalRowsSkipped = rowsSkipped;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Dispose: stop quietly.
+        }
+        catch (Exception e)
+        {
+            _error = e;
+        }
+        finally
+        {
+            _channel.Writer.TryComplete();
+        }
+    }
+
+    private static DataCursor StartCursor(PackedTextOptions o, DataCursor? resume)
+    {
+        if (resume is null)
+        {
+            return DataCursor.Start(o.Seed, o.WorldSize);
+        }
+
+        if (resume.Seed != o.Seed)
+        {
+            throw new DataException(
+                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
+                "resuming would repeat and skip samples. Use the original seed.");
+        }
+
+        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
+        {
+            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
+        }
+
+        int[] pending = resume.WorldSize == o.WorldSize ? resume.PendingTokens ?? [] : [];
+        return resume with { WorldSize = o.WorldSize, PendingTokens = pending };
+    }
+
+    private static void Validate(PackedTextOptions o)
+    {
+        string k = o.ConfigKey;
+        Check(o.BlockSize >= 1, $"{k}: block size must be at least 1 (got {o.BlockSize}).");
+        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
+        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
+        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
+        Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
+    }
+
+    private static void Check(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new DataException(message);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pretrain.Data.Sampling;
+
+/// <summary>
+/// Resume cursor (DESIGN.md "Sample order and cursor"). <see cref="SampleInEpoch"/> counts global positions of the
+/// epoch's order consumed (all ranks together); <see cref="PendingTokens"/> are this rank's packer leftovers, so a
+/// resumed stream continues mid-block. JSON names are snake_case: epoch, sample_in_epoch, seed, world_size, pending_tokens.
+/// </summary>
+public sealed record DataCursor(
+    [property: JsonPropertyName("epoch")] int Epoch,
+    [property: JsonPropertyName("sample_in_epoch")] long SampleInEpoch,
+    [property: JsonPropertyName("seed")] int Seed,
+    [property: JsonPropertyName("world_size")] int WorldSize,
+    [property: JsonPropertyName("pending_tokens")] int[] PendingTokens)
+{
+    private static readonly JsonSerializerOptions Compact = new();
+
+    /// <summary>Serializer options for embedding a cursor in other JSON (the names are fixed by attributes either way).</summary>
+    public static JsonSerializerOptions JsonOptions => Compact;
+
+    /// <summary>The cursor of a stream that has produced nothing yet.</summary>
+    public static DataCursor Start(int seed, int worldSize) => new(0, 0, seed, worldSize, []);
+
+    public string ToJson() => JsonSerializer.Serialize(this, Compact);
+
+    public static DataCursor FromJson(string json)
+    {
+        try
+        {
+            var cursor = JsonSerializer.Deserialize<DataCursor>(json, Compact)
+                ?? throw new DataException("Data cursor JSON is null.");
+            return cursor with { PendingTokens = cursor.PendingTokens ?? [] };
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"Data cursor is not valid JSON ({e.Message}); the checkpoint's trainer_state.json may be damaged.", e);
+        }
+    }
+
+    /// <summary>Value equality, pending tokens compared element by element.</summary>
+    public bool Equals(DataCursor? other) =>
+        other is not null && Epoch == other.Epoch && SampleInEpoch == other.SampleInEpoch && Seed == other.Seed
+        && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens);
+
+    public override int GetHashCode() => HashCode.Combine(Epoch, SampleInEpoch, Seed, WorldSize, PendingTokens.Length);
+
+    public override string ToString() =>
+        $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length} }}";
+}
