@@ -29,7 +29,6 @@ public static class Safetensors
             throw new WeightsException($"Cannot write {path}: '__metadata__' is reserved and cannot name a tensor.");
         var header = Header(names, tensors, metadata);
         var tmp = path + ".tmp";
-        using (var scope = torch.NewDisposeScope())
         using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
             Span<byte> length = stackalloc byte[8];
@@ -38,6 +37,8 @@ public static class Safetensors
             file.Write(header);
             foreach (var name in names)
             {
+                // One tensor's CPU/contiguous copy at a time; freed before the next.
+                using var scope = torch.NewDisposeScope();
                 var cpu = tensors[name].detach().cpu().contiguous();
                 foreach (var chunk in Chunks(cpu))
                 {
