@@ -21,9 +21,6 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The scale vector, initialised to ones.</summary>
-    public Parameter Weight => weight;
-
     public override Tensor forward(Tensor x) // (..., C) -> (..., C)
     {
         var dtype = x.dtype;
