@@ -1,0 +1,67 @@
+using Pretrain.Models.Text;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Pretrain.Models.Modules;
+
+/// <summary>
+/// Multi-head causal self-attention (Vaswani et al. 2017) with separate q/k/v projections, optional RoPE and
+/// grouped-query attention (Ainslie et al. 2023: <c>NumKvHeads</c> key/value heads shared by groups of query heads).
+/// GPT-2's fused <c>c_attn</c> is produced only at the file boundary (Weights/HfDecoderLayout).
+/// </summary>
+public sealed class CausalSelfAttention : Module<Tensor, Tensor>
+{
+    private readonly Linear q_proj; // d -> H·Dh
+    private readonly Linear k_proj; // d -> Hkv·Dh
+    private readonly Linear v_proj; // d -> Hkv·Dh
+    private readonly Linear o_proj; // H·Dh -> d: a residual output projection (scaled init)
+
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+    private readonly bool _rope;
+    private readonly double _ropeTheta;
+    private readonly double _dropout;
+
+    public CausalSelfAttention(DecoderLmConfig config) : base(nameof(CausalSelfAttention))
+    {
+        _heads = config.NumHeads;
+        _kvHeads = config.KvHeads;
+        _headDim = config.HeadDim;
+        _rope = config.IsLlama;
+        _ropeTheta = config.RopeTheta;
+        _dropout = config.Dropout;
+        var d = config.EmbedDim;
+        q_proj = Linear(d, _heads * _headDim, hasBias: config.UseBias);
+        k_proj = Linear(d, _kvHeads * _headDim, hasBias: config.UseBias);
+        v_proj = Linear(d, _kvHeads * _headDim, hasBias: config.UseBias);
+        o_proj = Linear(_heads * _headDim, d, hasBias: config.UseBias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) // (B, T, C) -> (B, T, C)
+    {
+        var b = x.shape[0];
+        var t = x.shape[1];
+        var q = q_proj.call(x).view(b, t, _heads, _headDim).transpose(1, 2);   // (B, H, T, Dh)
+        var k = k_proj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // (B, Hkv, T, Dh)
+        var v = v_proj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // (B, Hkv, T, Dh)
+        if (_rope)
+        {
+            q = RotaryEmbedding.Apply(q, _ropeTheta);
+            k = RotaryEmbedding.Apply(k, _ropeTheta);
+        }
+        if (_kvHeads != _heads)
+        {
+            // Query head h reads key/value head h / (H / Hkv), as Hugging Face's repeat_kv.
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1); // (B, H, T, Dh)
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1); // (B, H, T, Dh)
+        }
+        var p = training ? _dropout : 0.0;
+        // Positional arguments: TorchSharp 0.107 spells the flag is_casual.
+        var y = functional.scaled_dot_product_attention(q, k, v, null, p, true); // (B, H, T, Dh)
+        y = y.transpose(1, 2).contiguous().view(b, t, _heads * _headDim);                // (B, T, C)
+        return o_proj.call(y);
+    }
+}

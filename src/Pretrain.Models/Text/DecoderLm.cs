@@ -1,0 +1,99 @@
+using Pretrain.Models.Modules;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Pretrain.Models.Text;
+
+/// <summary>
+/// Decoder-only causal language model: token ids (B, T) int64 → next-token logits (B, T, V).
+/// GPT-2 (Radford et al. 2019) or Llama (Touvron et al. 2023) by <see cref="DecoderLmConfig.Arch"/>.
+/// State-dict keys are the field names: tok_embed, pos_embed (gpt2), blocks.{i}.*, norm, lm_head (untied only).
+/// </summary>
+public sealed class DecoderLm : Module<Tensor, Tensor>
+{
+    private readonly Embedding tok_embed;           // (V, C)
+    private readonly Embedding? pos_embed;          // (maxT, C), gpt2 only
+    private readonly ModuleList<DecoderBlock> blocks;
+    private readonly Module<Tensor, Tensor> norm;   // final norm
+    private readonly Linear? lm_head;               // (V, C), only when embeddings are not tied
+
+    public DecoderLm(DecoderLmConfig config) : base(nameof(DecoderLm))
+    {
+        config.Validate();
+        Config = config;
+        tok_embed = Embedding(config.VocabSize, config.EmbedDim);
+        pos_embed = config.IsLlama ? null : Embedding(config.MaxSeqLen, config.EmbedDim);
+        blocks = new ModuleList<DecoderBlock>();
+        for (var i = 0; i < config.NumLayers; i++)
+            blocks.Add(new DecoderBlock(config));
+        norm = DecoderBlock.Norm(config);
+        lm_head = config.TieEmbeddings ? null : Linear(config.EmbedDim, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>The configuration this model was built from.</summary>
+    public DecoderLmConfig Config { get; }
+
+    public override Tensor forward(Tensor input_ids) // (B, T) int64 -> (B, T, V)
+    {
+        var t = input_ids.shape[1];
+        if (pos_embed is not null && t > Config.MaxSeqLen)
+            throw new ArgumentException($"Sequence length {t} exceeds model.max_seq_len ({Config.MaxSeqLen}).", nameof(input_ids));
+        var x = tok_embed.call(input_ids); // (B, T, C)
+        if (pos_embed is not null)
+            x = x + pos_embed.call(torch.arange(t, ScalarType.Int64, input_ids.device)); // (B, T, C) + (T, C)
+        x = functional.dropout(x, Config.Dropout, training);
+        foreach (var block in blocks)
+            x = block.call(x);
+        x = norm.call(x);
+        // Tied: the head is the token embedding matrix itself, so there is one parameter, not two.
+        return lm_head is null ? functional.linear(x, tok_embed.weight!) : lm_head.call(x); // (B, T, V)
+    }
+
+    /// <summary>
+    /// GPT-2 initialisation (nanoGPT): every matrix and embedding N(0, 0.02); the residual output projections
+    /// (attn.o_proj, mlp.down_proj) N(0, 0.02/√(2·layers)) (GPT-2 paper §2.3); biases 0; norm weights 1.
+    /// Draws from a CPU generator seeded with <paramref name="seed"/>, so the result depends on nothing else
+    /// (not the global RNG, not the device the model is on).
+    /// </summary>
+    public void InitializeWeights(long seed)
+    {
+        const double std = 0.02;
+        var residualStd = std / Math.Sqrt(2.0 * Config.NumLayers);
+        using var generator = new Generator(unchecked((ulong)seed), torch.CPU);
+        using var _ = torch.no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (p.dim() >= 2)
+            {
+                var s = name.EndsWith(".o_proj.weight", StringComparison.Ordinal)
+                    || name.EndsWith(".down_proj.weight", StringComparison.Ordinal) ? residualStd : std;
+                using var draw = torch.empty(p.shape, ScalarType.Float32).normal_(0, s, generator);
+                p.copy_(draw);
+            }
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                p.zero_();
+            }
+            else
+            {
+                p.fill_(1.0); // norm scales
+            }
+        }
+    }
+
+    /// <summary>Number of parameter elements (a tied head counts once); optionally without the position table.</summary>
+    public long ParameterCount(bool excludePositionEmbeddings = false)
+    {
+        long total = 0;
+        foreach (var (name, p) in named_parameters())
+        {
+            if (excludePositionEmbeddings && name.StartsWith(nameof(pos_embed) + ".", StringComparison.Ordinal))
+                continue;
+            total += p.numel();
+        }
+        return total;
+    }
+}
