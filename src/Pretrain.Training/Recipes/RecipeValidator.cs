@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Pretrain.Training.Recipes;
+
+/// <summary>
+/// Value checks after binding: positive sizes, known kinds, ranges, and rules between keys. Every message names the
+/// dotted key, where it was set (file:line or --set), what is allowed, and what it got ("the default" when the
+/// recipe did not set it).
+/// </summary>
+internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictionary<string, string> locations)
+{
+    public static readonly string[] Archs = ["gpt2", "llama"];
+    public static readonly string[] Objectives = ["clm"];
+    public static readonly string[] Tokenizers = ["byte", "tiktoken"];
+    public static readonly string[] TiktokenNames = ["gpt2", "r50k_base", "cl100k_base", "o200k_base"];
+    public static readonly string[] Schedules = ["cosine", "linear", "constant"];
+    public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
+    public static readonly string[] Optimizers = ["adamw"];
+    public static readonly string[] SyntheticKinds = ["text"];
+
+    private readonly List<string> _problems = [];
+
+    public static void Validate(Recipe recipe, string sourceName, IReadOnlyDictionary<string, string> locations)
+    {
+        var validator = new RecipeValidator(sourceName, locations);
+        validator.Check(recipe);
+        if (validator._problems.Count > 0)
+            throw new RecipeException(validator._problems);
+    }
+
+    private void Check(Recipe r)
+    {
+        if (!NameRegex().IsMatch(r.Name) || r.Name is "." or "..")
+            Add("name", $"must be a folder-safe name (letters, digits, '.', '_', '-'; it names the run folder), got '{r.Name}'");
+        CheckModel(r.Model);
+        OneOf("objective.kind", r.Objective.Kind, Objectives);
+        CheckTokenizer(r.Tokenizer);
+        CheckData(r.Data);
+        CheckOptimizer(r.Optimizer);
+        OneOf("schedule.kind", r.Schedule.Kind, Schedules);
+        AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
+        InRange("schedule.min_lr_ratio", r.Schedule.MinLrRatio, "[0, 1]", x => x is >= 0 and <= 1);
+        CheckTrain(r.Train, r.Model);
+    }
+
+    private void CheckModel(ModelSection m)
+    {
+        OneOf("model.arch", m.Arch, Archs);
+        if (m.VocabSize is { } vocab)
+            AtLeast("model.vocab_size", vocab, 1);
+        AtLeast("model.max_seq_len", m.MaxSeqLen, 1);
+        AtLeast("model.embed_dim", m.EmbedDim, 1);
+        AtLeast("model.num_layers", m.NumLayers, 1);
+        bool headsOk = AtLeast("model.num_heads", m.NumHeads, 1);
+        if (headsOk && m.EmbedDim >= 1 && m.EmbedDim % m.NumHeads != 0)
+            Add("model.embed_dim", $"must be divisible by model.num_heads ({m.NumHeads}), got {Shown("model.embed_dim", m.EmbedDim)}");
+        if (headsOk && m.Arch == "llama" && m.EmbedDim % m.NumHeads == 0 && m.EmbedDim / m.NumHeads % 2 != 0)
+            Add("model.embed_dim", $"divided by model.num_heads must be even for RoPE (llama), got head size {m.EmbedDim / m.NumHeads}");
+        if (m.NumKvHeads is { } kv && AtLeast("model.num_kv_heads", kv, 1) && headsOk && m.NumHeads % kv != 0)
+            Add("model.num_kv_heads", $"must divide model.num_heads ({m.NumHeads}), got {kv}");
+        if (m.MlpHiddenDim is { } mlp)
+            AtLeast("model.mlp_hidden_dim", mlp, 1);
+        InRange("model.dropout", m.Dropout, "[0, 1)", x => x is >= 0 and < 1);
+        Positive("model.norm_eps", m.NormEps);
+        Positive("model.rope_theta", m.RopeTheta);
+    }
+
+    private void CheckTokenizer(TokenizerSection t)
+    {
+        if (OneOf("tokenizer.kind", t.Kind, Tokenizers) && t.Kind == "tiktoken")
+        {
+            if (t.Name is null)
+                Add("tokenizer.name", $"is required when tokenizer.kind is tiktoken; one of {string.Join(", ", TiktokenNames)}");
+            else
+                OneOf("tokenizer.name", t.Name, TiktokenNames);
+        }
+        if (t.EosToken.Length == 0)
+            Add("tokenizer.eos_token", "must not be empty");
+    }
+
+    private void CheckData(DataSection d)
+    {
+        CheckSplit("data.train", d.Train, isEval: false);
+        if (d.Eval is not null)
+            CheckSplit("data.eval", d.Eval, isEval: true);
+        AtLeast("data.prefetch", d.Prefetch, 1);
+    }
+
+    private void CheckSplit(string path, DataSplit s, bool isEval)
+    {
+        int sources = (s.Files is null ? 0 : 1) + (s.Synthetic is null ? 0 : 1) + (s.Fraction is null ? 0 : 1);
+        string choices = isEval ? "files, synthetic or fraction" : "files or synthetic";
+        if (sources != 1)
+        {
+            string got = sources == 0 ? "none" : string.Join(" and ", new[]
+            {
+                s.Files is null ? null : "files", s.Synthetic is null ? null : "synthetic", s.Fraction is null ? null : "fraction",
+            }.OfType<string>());
+            Add(path, $"needs exactly one of {choices}; got {got}");
+        }
+        if (s.Files is { } files)
+        {
+            if (files.Count == 0)
+                Add($"{path}.files", "must list at least one file or glob");
+            foreach (var (file, i) in files.Select((f, i) => (f, i)))
+            {
+                if (string.IsNullOrWhiteSpace(file))
+                    Add($"{path}.files", $"item {i} is empty; give a path or glob");
+            }
+        }
+        if (s.Synthetic is { } syn)
+        {
+            OneOf($"{path}.synthetic.kind", syn.Kind, SyntheticKinds);
+            AtLeast($"{path}.synthetic.rows", syn.Rows, 1);
+            AtLeast($"{path}.synthetic.shards", syn.Shards, 1);
+            AtLeast($"{path}.synthetic.rows_per_group", syn.RowsPerGroup, 1);
+        }
+        if (s.TextColumn.Length == 0)
+            Add($"{path}.text_column", "must not be empty");
+        if (isEval)
+        {
+            if (s.Fraction is { } f)
+                InRange($"{path}.fraction", f, "(0, 1)", x => x is > 0 and < 1);
+            AtLeast($"{path}.max_batches", s.MaxBatches, 0);
+        }
+        else
+        {
+            if (s.Fraction is not null)
+                Add($"{path}.fraction", "applies to data.eval only (the share of train rows held out); remove it here");
+            if (s.MaxBatches != 0)
+                Add($"{path}.max_batches", "applies to data.eval only; remove it here");
+        }
+    }
+
+    private void CheckOptimizer(OptimizerSection o)
+    {
+        OneOf("optimizer.name", o.Name, Optimizers);
+        Positive("optimizer.lr", o.Lr);
+        if (o.Betas.Count != 2 || o.Betas.Any(b => b is not (>= 0 and < 1)))
+        {
+            string got = "[" + string.Join(", ", o.Betas.Select(b => b.ToString(CultureInfo.InvariantCulture))) + "]";
+            Add("optimizer.betas", $"must be two numbers in [0, 1), e.g. [0.9, 0.95]; got {got}");
+        }
+        Positive("optimizer.eps", o.Eps);
+        InRange("optimizer.weight_decay", o.WeightDecay, ">= 0", x => x >= 0 && double.IsFinite(x));
+    }
+
+    private void CheckTrain(TrainSection t, ModelSection m)
+    {
+        AtLeast("train.max_steps", t.MaxSteps, 1);
+        if (AtLeast("train.seq_len", t.SeqLen, 2) && m.MaxSeqLen >= 1 && t.SeqLen > m.MaxSeqLen)
+        {
+            Add("train.seq_len", $"must be at most model.max_seq_len ({m.MaxSeqLen}), got {Shown("train.seq_len", t.SeqLen)}; "
+                + "lower train.seq_len or raise model.max_seq_len");
+        }
+        AtLeast("train.micro_batch_size", t.MicroBatchSize, 1);
+        AtLeast("train.grad_accum_steps", t.GradAccumSteps, 1);
+        OneOf("train.precision", t.Precision, Precisions);
+        if (!DeviceRegex().IsMatch(t.Device))
+            Add("train.device", $"must be cpu, cuda or cuda:N (N a GPU index), got '{t.Device}'");
+        AtLeast("train.threads", t.Threads, 0);
+        InRange("train.grad_clip", t.GradClip, ">= 0", x => x >= 0 && double.IsFinite(x));
+        AtLeast("train.log_every", t.LogEvery, 1);
+        AtLeast("train.eval_every", t.EvalEvery, 1);
+        AtLeast("train.checkpoint_every", t.CheckpointEvery, 1);
+        AtLeast("train.keep_last", t.KeepLast, 1);
+        AtLeast("train.keep_best", t.KeepBest, 0);
+    }
+
+    private bool AtLeast(string key, int value, int min)
+    {
+        if (value >= min)
+            return true;
+        Add(key, $"must be at least {min}, got {Shown(key, value)}");
+        return false;
+    }
+
+    private void Positive(string key, double value) =>
+        InRange(key, value, "> 0", x => x > 0 && double.IsFinite(x));
+
+    // The predicate is written so NaN fails it.
+    private void InRange(string key, double value, string range, Func<double, bool> ok)
+    {
+        if (!ok(value))
+            Add(key, $"must be {(range.StartsWith('[') || range.StartsWith('(') ? "in " : "")}{range}, got {Shown(key, value)}");
+    }
+
+    private bool OneOf(string key, string value, string[] allowed)
+    {
+        if (allowed.Contains(value, StringComparer.Ordinal))
+            return true;
+        Add(key, $"must be one of {string.Join(", ", allowed)}; got '{value}'");
+        return false;
+    }
+
+    private string Shown(string key, object value)
+    {
+        string text = value is double d ? d.ToString(CultureInfo.InvariantCulture) : Convert.ToString(value, CultureInfo.InvariantCulture)!;
+        return locations.ContainsKey(key) ? text : $"{text} (the default)";
+    }
+
+    private void Add(string key, string message) =>
+        _problems.Add($"{(locations.TryGetValue(key, out string? where) ? where : sourceName)}: {key} {message}");
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex NameRegex();
+
+    [GeneratedRegex("^(cpu|cuda(:[0-9]+)?)$")]
+    private static partial Regex DeviceRegex();
+}
