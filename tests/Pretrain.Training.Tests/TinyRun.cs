@@ -10,7 +10,7 @@ internal static class TinyRun
         var path = dir[name + ".yaml"];
         File.WriteAllText(path, $$$"""
             name: {{{name}}}
-            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 2, num_heads: 2, dropout: {dropout}}
+            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 2, num_heads: 2, dropout: {{{dropout}}}}
             tokenizer: {kind: byte}
             data:
               train: {synthetic: {kind: text, rows: 120, shards: 2, rows_per_group: 20, seed: 3}}
