@@ -30,8 +30,11 @@ public static class RunCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
-        var observer = new ConsoleObserver(stdout);
-        var result = RecipeRunner.Run(options, observer, cancel.Token);
+        // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests).
+        bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var result = interactive
+            ? ProgressObserver.Run(observer => RecipeRunner.Run(options, observer, cancel.Token))
+            : RecipeRunner.Run(options, new ConsoleObserver(stdout), cancel.Token);
         stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
         return 0;
     }
