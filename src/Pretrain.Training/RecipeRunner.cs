@@ -10,6 +10,7 @@ using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
 using Pretrain.Training.Recipes;
+using Pretrain.Training.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -79,43 +80,48 @@ public static class RecipeRunner
         using var model = new DecoderLm(config);
         model.InitializeWeights(train.Seed);
         model.to(device);
-        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)),
-            (_, p) => p.dim() >= 2, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
-            recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
-        TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, model, optimizer);
-
-        using var metrics = new MetricsLog(runDir, state?.Step ?? 0);
-        var manager = new CheckpointManager(checkpointsDir, train.KeepLast, train.KeepBest);
+        var resumeState = from is null ? null : TrainerState.Load(Path.Combine(from.Directory, "trainer_state.json"));
         int seqLen = train.SeqLen;
         var data = recipe.Data;
         double holdout = data.Eval?.Fraction ?? 0;
-        PackedTextOptions TextOptions(IReadOnlyList<string> files, string column) => new()
+        PackedTextOptions TextOptions(IReadOnlyList<string> files, string column, string key) => new()
         {
             Files = files,
             TextColumn = column,
             BlockSize = seqLen,
             Seed = train.Seed,
             Prefetch = data.Prefetch,
+            ConfigKey = key,
         };
-        var parts = new TrainerParts
-        {
-            Model = model,
-            Optimizer = optimizer,
-            Schedule = new LrSchedule(recipe.Schedule.Kind, recipe.Optimizer.Lr, recipe.Schedule.WarmupSteps, train.MaxSteps, recipe.Schedule.MinLrRatio),
-            Train = train,
-            Device = device,
-            OpenTrain = cursor => new PackedTextStream(
-                TextOptions(trainFiles, data.Train.TextColumn) with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
-            OpenEval = data.Eval is null ? null : () => new PackedTextStream(
-                TextOptions(evalFiles ?? trainFiles, data.Eval.TextColumn) with
+        using var task = new CausalLmTask(model, tokenizer,
+            cursor => new PackedTextStream(
+                TextOptions(trainFiles, data.Train.TextColumn, "data.train") with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
+            data.Eval is null ? null : () => new PackedTextStream(
+                TextOptions(evalFiles ?? trainFiles, data.Eval.TextColumn, "data.eval") with
                 {
                     HoldoutFraction = evalFiles is null ? holdout : 0,
                     HoldoutSide = evalFiles is null,
                     Shuffle = false,
                     MaxEpochs = 1,
                 }, tokenizer),
+            device,
+            resumeState is null ? null : DataCursor.FromJson(resumeState.Cursor.GetRawText()));
+
+        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)),
+            (_, p) => p.dim() >= 2, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
+            recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
+        TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, task, optimizer);
+
+        using var metrics = new MetricsLog(runDir, state?.Step ?? 0);
+        var manager = new CheckpointManager(checkpointsDir, train.KeepLast, train.KeepBest);
+        var parts = new TrainerParts
+        {
+            Task = task,
+            Optimizer = optimizer,
+            Schedule = new LrSchedule(recipe.Schedule.Kind, recipe.Optimizer.Lr, recipe.Schedule.WarmupSteps, train.MaxSteps, recipe.Schedule.MinLrRatio),
+            Train = train,
             EvalMaxBatches = data.Eval?.MaxBatches ?? 0,
-            Checkpoints = new CheckpointWriter(manager, model, optimizer, tokenizer, recipeYaml),
+            Checkpoints = new CheckpointWriter(manager, task, optimizer, recipeYaml),
             Metrics = metrics,
             Observer = observer,
         };
