@@ -77,7 +77,7 @@ public static class ParquetInspector
 
     private static string Scalar(DataField d) => d.ClrType switch
     {
-        var t when t == typeof(string) => "string",
+        var t when t == typeof(string) || t == typeof(ReadOnlyMemory<char>) => "string",
         var t when t == typeof(int) => "int32",
         var t when t == typeof(long) => "int64",
         var t when t == typeof(short) => "int16",
@@ -98,7 +98,8 @@ public static class ParquetInspector
         _ => e.ToString().ToUpperInvariant(),
     };
 
-    private static bool IsText(Field f) => f is DataField { IsArray: false } d && d.ClrType == typeof(string);
+    private static bool IsText(Field f) =>
+        f is DataField { IsArray: false } d && (d.ClrType == typeof(string) || d.ClrType == typeof(ReadOnlyMemory<char>));
 
     private static bool IsTokenList(Field f) => f switch
     {

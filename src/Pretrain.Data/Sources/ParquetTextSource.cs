@@ -345,12 +345,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         };
         if (leaf is null || leaf.MaxRepetitionLevel != 1 || (leaf.ClrType != typeof(int) && leaf.ClrType != typeof(long)))
         {
-            string type = field switch
-            {
-                ListField { Item: DataField item } => $"list<{item.ClrType.Name}>",
-                DataField d => d.IsArray ? $"list<{d.ClrType.Name}>" : d.ClrType.Name,
-                _ => field.SchemaType.ToString(),
-            };
+            string type = Inspection.ParquetInspector.TypeName(field);
             throw new DataException(
                 $"{path}: column '{column}' is {type}, not list<int32> or list<int64> token ids. " +
                 $"Set {configKey}.token_column to a column of pre-tokenized ids, or use text_column for raw text.");
