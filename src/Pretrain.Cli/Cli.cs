@@ -22,7 +22,7 @@ public static class Cli
         exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
         """;
 
-    public static int Main(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         bool verbose = args.Contains("--verbose");
         args = args.Where(a => a != "--verbose").ToArray();

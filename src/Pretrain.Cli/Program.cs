@@ -1,4 +1,4 @@
 using Pretrain.Cli;
 
 // `pretrain`: one clear message and a non-zero exit on bad input; the stack only with --verbose.
-return Cli.Main(args, Console.Out, Console.Error);
+return Cli.Run(args, Console.Out, Console.Error);

@@ -26,6 +26,8 @@ public static class RecipeRunner
     {
         observer ??= NullTrainingObserver.Instance;
         var requested = RecipeLoader.LoadFile(options.RecipePath, options.Overrides);
+        if (requested.Train.Precision != "fp32")
+            throw new RecipeException($"train.precision '{requested.Train.Precision}' is not available in this version yet (mixed precision is planned); use train.precision=fp32.");
         string runDir = Path.GetFullPath(options.RunDir ?? Path.Combine("runs", requested.Name));
         string checkpointsDir = Path.Combine(runDir, "checkpoints");
 

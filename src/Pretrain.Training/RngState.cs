@@ -7,13 +7,13 @@ public static class RngState
 {
     public static byte[] Save()
     {
-        using var state = Generator.Default.get_rng_state();
+        using var state = get_rng_state();
         return state.bytes.ToArray();
     }
 
     public static void Restore(byte[] bytes)
     {
         using var state = tensor(bytes, ScalarType.Byte);
-        Generator.Default.set_rng_state(state);
+        set_rng_state(state);
     }
 }

@@ -1,5 +1,4 @@
 using Parquet;
-using Parquet.Data;
 using Parquet.Schema;
 
 namespace Pretrain.Cli.Tests;
@@ -11,13 +10,13 @@ public sealed class BadInputTests
     private static string Recipe(TempDir dir, string train, string name = "bad")
     {
         var path = dir[name + ".yaml"];
-        File.WriteAllText(path, $"""
-            name: {name}
-            model: {{arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2}}
-            tokenizer: {{kind: byte}}
+        File.WriteAllText(path, $$$"""
+            name: {{{name}}}
+            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2}
+            tokenizer: {kind: byte}
             data:
-              train: {train}
-            train: {{max_steps: 2, seq_len: 16, micro_batch_size: 2}}
+              train: {{{train}}}
+            train: {max_steps: 2, seq_len: 16, micro_batch_size: 2}
             """);
         return path;
     }
@@ -42,15 +41,15 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public void Parquet_file_without_the_text_column()
+    public async Task Parquet_file_without_the_text_column()
     {
         using var dir = new TempDir();
         var file = dir["numbers.parquet"];
-        var schema = new ParquetSchema(new DataField<int>("n"));
-        using (var stream = File.Create(file))
-        using (var writer = ParquetWriter.CreateAsync(schema, stream).GetAwaiter().GetResult())
+        var field = new DataField<int>("n");
+        await using (var stream = File.Create(file))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(field), stream))
         using (var group = writer.CreateRowGroup())
-            group.WriteColumnAsync(new DataColumn(schema.DataFields[0], new[] { 1, 2, 3 })).GetAwaiter().GetResult();
+            await group.WriteAsync(field, new ReadOnlyMemory<int>([1, 2, 3]));
         AssertOneClearError(CliRunner.Run("run", Recipe(dir, $"{{files: ['{file}']}}"), "--run-dir", dir["run"]), "numbers.parquet", "text");
     }
 

@@ -7,7 +7,7 @@ internal static class CliRunner
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Cli.Main(args, stdout, stderr);
+        int code = Cli.Run(args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 

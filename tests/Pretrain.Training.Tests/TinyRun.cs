@@ -8,18 +8,18 @@ internal static class TinyRun
     public static string Recipe(TempDir dir, string name = "tiny", double dropout = 0.0, int maxSteps = 8, string extra = "")
     {
         var path = dir[name + ".yaml"];
-        File.WriteAllText(path, $"""
-            name: {name}
-            model: {{arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 2, num_heads: 2, dropout: {dropout}}}
-            tokenizer: {{kind: byte}}
+        File.WriteAllText(path, $$$"""
+            name: {{{name}}}
+            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 2, num_heads: 2, dropout: {{{dropout}}}}
+            tokenizer: {kind: byte}
             data:
-              train: {{synthetic: {{kind: text, rows: 120, shards: 2, rows_per_group: 20, seed: 3}}}}
-              eval: {{fraction: 0.1, max_batches: 2}}
+              train: {synthetic: {kind: text, rows: 120, shards: 2, rows_per_group: 20, seed: 3}}
+              eval: {fraction: 0.1, max_batches: 2}
               prefetch: 4
-            optimizer: {{lr: 3.0e-3}}
-            schedule: {{kind: cosine, warmup_steps: 2}}
-            train: {{max_steps: {maxSteps}, seq_len: 16, micro_batch_size: 4, threads: 1, log_every: 1, eval_every: 4, checkpoint_every: 4, keep_last: 10, keep_best: 1}}
-            {extra}
+            optimizer: {lr: 3.0e-3}
+            schedule: {kind: cosine, warmup_steps: 2}
+            train: {max_steps: {{{maxSteps}}}, seq_len: 16, micro_batch_size: 4, threads: 1, log_every: 1, eval_every: 4, checkpoint_every: 4, keep_last: 10, keep_best: 1}
+            {{{extra}}}
             """);
         return path;
     }

@@ -19,12 +19,12 @@ public sealed class MetricsLog : IDisposable
 
     public string JsonlPath { get; }
 
-    public MetricsLog(string runDir, long resumeStep, bool tensorboard = true)
+    public MetricsLog(string runDir, long resumeStep, bool writeTensorBoard = true)
     {
         JsonlPath = Path.Combine(runDir, "metrics.jsonl");
         TruncateAfter(JsonlPath, resumeStep);
         _jsonl = new StreamWriter(new FileStream(JsonlPath, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
-        if (tensorboard) _tb = tensorboard.SummaryWriter(Path.Combine(runDir, "tensorboard"));
+        if (writeTensorBoard) _tb = tensorboard.SummaryWriter(Path.Combine(runDir, "tensorboard"));
     }
 
     /// <summary>Appends one row; numbers are written invariantly, NaN/∞ as strings (JSON has no such numbers).</summary>

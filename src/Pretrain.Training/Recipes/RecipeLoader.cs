@@ -35,6 +35,8 @@ public static class RecipeLoader
     /// <summary>Reads, overrides, binds and validates a recipe file. Messages name the path as given.</summary>
     public static Recipe LoadFile(string path, IEnumerable<string>? overrides = null)
     {
+        if (Directory.Exists(path))
+            throw new RecipeException($"{path}: is a folder; pass a recipe file, e.g. {Path.Combine(path, "quickstart.yaml")}");
         string yaml;
         try
         {

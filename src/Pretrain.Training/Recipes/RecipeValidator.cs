@@ -158,7 +158,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("train.grad_accum_steps", t.GradAccumSteps, 1);
         OneOf("train.precision", t.Precision, Precisions);
         if (!DeviceRegex().IsMatch(t.Device))
-            Add("train.device", $"must be cpu, cuda or cuda:N (N a GPU index), got '{t.Device}'");
+            Add("train.device", $"must be auto (cuda when available, else cpu), cpu, cuda or cuda:N (N a GPU index), got '{t.Device}'");
         AtLeast("train.threads", t.Threads, 0);
         InRange("train.grad_clip", t.GradClip, ">= 0", x => x >= 0 && double.IsFinite(x));
         AtLeast("train.log_every", t.LogEvery, 1);
@@ -206,6 +206,6 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex NameRegex();
 
-    [GeneratedRegex("^(cpu|cuda(:[0-9]+)?)$")]
+    [GeneratedRegex("^(auto|cpu|cuda(:[0-9]+)?)$")]
     private static partial Regex DeviceRegex();
 }

@@ -1,6 +1,7 @@
 using Pretrain.Training.Optim;
 using TorchSharp;
-using TorchSharp.Modules;
+using Parameter = TorchSharp.Modules.Parameter;
+using AdamW = Pretrain.Training.Optim.AdamW;
 using static TorchSharp.torch;
 
 namespace Pretrain.Training.Tests.Optim;

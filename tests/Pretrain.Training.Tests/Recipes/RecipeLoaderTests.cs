@@ -145,6 +145,8 @@ public sealed class RecipeLoaderTests
 
             var e = Assert.Throws<RecipeException>(() => RecipeLoader.LoadFile(Path.Combine(dir, "nope.yaml")));
             Assert.Contains("nope.yaml: recipe file not found", e.Message);
+            e = Assert.Throws<RecipeException>(() => RecipeLoader.LoadFile(dir));
+            Assert.Contains("is a folder; pass a recipe file", e.Message);
         }
         finally
         {
