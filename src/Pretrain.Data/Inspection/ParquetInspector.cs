@@ -20,7 +20,7 @@ public static class ParquetInspector
         var groups = new List<ParquetRowGroupSummary>();
         Field? sampled;
         // Magic and footer are checked with the same messages training gives.
-        var reader = ParquetTextSource.OpenChecked(path, "data inspect");
+        var reader = ParquetTextSource.OpenChecked(path, configKey: "");
         try
         {
             using var stream = File.OpenRead(path);
@@ -48,7 +48,7 @@ public static class ParquetInspector
         if (sampled is not null && groups.Count > 0)
         {
             var kind = IsText(sampled) ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds;
-            using var source = ParquetTextSource.Open([path], sampled.Name, "data inspect", kind);
+            using var source = ParquetTextSource.Open([path], sampled.Name, configKey: "", kind);
             int index = source.Units.ToList().FindIndex(u => u.Rows > 0);
             if (index >= 0)
             {

@@ -135,7 +135,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         {
             throw new DataException(
                 $"{Files[file]}: row group {rowGroup}, column '{Column}': {e.Message}. Token ids must be non-null int32 values; " +
-                $"re-write the column or remove the file from {_configKey}.files.", e);
+                $"re-write the column or {Remove(_configKey)}.", e);
         }
     }
 
@@ -184,7 +184,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
                 : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}";
             throw new DataException(
                 $"{path}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({reasons}). " +
-                $"Re-write the file or remove it from {_configKey}.files.", first ?? e);
+                $"Re-write the file or {Remove(_configKey)}.", first ?? e);
         }
     }
 
@@ -269,7 +269,12 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>What to do with a bad file: drop it from the recipe's list, or (outside a recipe, empty key) replace it.</summary>
+    private static string Remove(string configKey) =>
+        configKey.Length == 0 ? "replace it with a good copy" : $"remove it from {configKey}.files";
+
     /// <summary>Checks magic and opens the footer of one file; errors name the file and say what to do.</summary>
+    /// <param name="configKey">Recipe section for messages; empty outside a recipe (e.g. <c>pretrain data inspect</c>).</param>
     internal static ParquetReader OpenChecked(string path, string configKey)
     {
         CheckMagic(path, configKey);
@@ -288,17 +293,17 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         {
             throw new DataException(
                 $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message}); its footer may be damaged. " +
-                $"Re-write the file or remove it from {configKey}.files.", e);
+                $"Re-write the file or {Remove(configKey)}.", e);
         }
     }
 
     /// <summary>Empty files and wrong magic get a clear message before Parquet.Net sees them.</summary>
     private static void CheckMagic(string path, string configKey)
     {
-        string fix = $"Convert it with `pretrain data prepare` or remove it from {configKey}.files.";
+        string fix = $"Convert it to Parquet (e.g. with DuckDB or PyArrow) or {Remove(configKey)}.";
         if (!File.Exists(path))
         {
-            throw new DataException($"{path} does not exist (listed in {configKey}.files).");
+            throw new DataException(configKey.Length == 0 ? $"{path} does not exist." : $"{path} does not exist (listed in {configKey}.files).");
         }
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
