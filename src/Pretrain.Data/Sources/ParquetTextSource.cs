@@ -30,6 +30,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     private readonly string _configKey;
     private readonly DataField[] _fields;
     private readonly bool[] _unsupported;
+    private readonly int[] _firstUnit; // index in Units of each file's row group 0 (Units are in file order)
     private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
 
     private ParquetTextSource(IReadOnlyList<string> files, string column, ParquetColumnKind kind, string configKey, DataField[] fields,
@@ -41,6 +42,12 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         _configKey = configKey;
         _fields = fields;
         _unsupported = new bool[files.Count];
+        _firstUnit = new int[files.Count];
+        for (int i = units.Count - 1; i >= 0; i--)
+        {
+            _firstUnit[units[i].File] = i;
+        }
+
         Units = units;
     }
 
@@ -118,7 +125,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         var field = _fields[file];
         int maxDef = field.MaxDefinitionLevel;
         int slotDef = field.IsNullable ? maxDef - 1 : maxDef;
-        long rows = Units.First(u => u.File == file && u.RowGroup == rowGroup).Rows;
+        long rows = Units[_firstUnit[file] + rowGroup].Rows;
         var lists = await ReadWithFallbackAsync(
             file,
             rowGroup,
