@@ -16,6 +16,7 @@ public static class Cli
         usage:
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
           pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
+          pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain info
           pretrain --help
 

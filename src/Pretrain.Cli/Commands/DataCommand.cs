@@ -2,13 +2,17 @@ using Pretrain.Data.Synthetic;
 
 namespace Pretrain.Cli.Commands;
 
-/// <summary>`pretrain data synth text --out DIR`: synthetic Parquet shards with learnable structure.</summary>
+/// <summary>
+/// `pretrain data synth text --out DIR`: synthetic Parquet shards with learnable structure;
+/// `pretrain data inspect FILE|GLOB...`: see <see cref="DataInspectCommand"/>.
+/// </summary>
 public static class DataCommand
 {
     public static int Execute(ArgList args, TextWriter stdout)
     {
         var p = args.Positionals;
-        if (p.Count < 1 || p[0] != "synth") throw new UsageException("usage: pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]");
+        if (p.Count >= 1 && p[0] == "inspect") return DataInspectCommand.Execute(args, stdout);
+        if (p.Count < 1 || p[0] != "synth") throw new UsageException("usage: pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S] | pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]");
         if (p.Count != 2 || p[1] != "text") throw new UsageException($"pretrain data synth: kind '{(p.Count > 1 ? p[1] : "")}' is not supported; supported: text.");
         var outDir = args.Option("--out") ?? throw new UsageException("pretrain data synth needs --out DIR.");
         int rows = args.Int("--rows", 4000), shards = args.Int("--shards", 4), perGroup = args.Int("--rows-per-group", 250), seed = args.Int("--seed", 0);

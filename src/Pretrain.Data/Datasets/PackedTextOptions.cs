@@ -6,7 +6,19 @@ public sealed record PackedTextOptions
     /// <summary>Parquet files, already resolved (see <see cref="Sources.FileResolver"/>); their order is the file order.</summary>
     public required IReadOnlyList<string> Files { get; init; }
 
+    /// <summary>String column of documents to tokenize (ignored when <see cref="TokenColumn"/> is set).</summary>
     public string TextColumn { get; init; } = "text";
+
+    /// <summary>
+    /// Pre-tokenized datasets: a list&lt;int32&gt; or list&lt;int64&gt; column (e.g. <c>input_ids</c>) read instead of
+    /// tokenizing <see cref="TextColumn"/>. Each row is one document, followed by the tokenizer's EOS as text rows are;
+    /// null or empty lists are skipped. Ids must lie in [0, tokenizer vocabulary size). Order, sharding, holdout and
+    /// cursors are the same as for text.
+    /// </summary>
+    public string? TokenColumn { get; init; }
+
+    /// <summary>The column actually read: <see cref="TokenColumn"/> when set, else <see cref="TextColumn"/>.</summary>
+    public string Column => TokenColumn ?? TextColumn;
 
     /// <summary>Input tokens per block; each block holds BlockSize + 1 ids.</summary>
     public required int BlockSize { get; init; }

@@ -9,7 +9,8 @@ namespace Pretrain.Data.Datasets;
 /// <summary>
 /// Streams packed causal-LM blocks from Parquet text. Each block is int[BlockSize + 1] (inputs = block[..^1],
 /// targets = block[1..]); consecutive blocks overlap by one token, so every token is a target once. Documents are
-/// tokenized on the fly, each followed by EOS, concatenated and cut into blocks.
+/// tokenized on the fly (or read pre-tokenized from a list&lt;int&gt; column, see <see cref="PackedTextOptions.TokenColumn"/>),
+/// each followed by EOS, concatenated and cut into blocks.
 /// <para>
 /// Order (DESIGN.md): each epoch is a permutation from (seed, epoch) of row groups, then rows within each; rank r of
 /// W takes global positions p ≡ r (mod W). Held-out and empty rows still occupy their position (so cursors never
@@ -44,7 +45,8 @@ public sealed class PackedTextStream : IDisposable
         _tokenizer = tokenizer;
         _start = StartCursor(options, resumeFrom);
         Cursor = _start;
-        _source = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey);
+        _source = ParquetTextSource.Open(options.Files, options.Column, options.ConfigKey,
+            options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds);
         _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
         {
             SingleReader = true,
@@ -60,7 +62,7 @@ public sealed class PackedTextStream : IDisposable
     /// <summary>Documents tokenized by this rank up to the last returned block.</summary>
     public long RowsRead { get; private set; }
 
-    /// <summary>Rows of this rank skipped because their text was null or empty.</summary>
+    /// <summary>Rows of this rank skipped because their text (or id list) was null or empty.</summary>
     public long RowsSkipped { get; private set; }
 
     /// <summary>Target tokens returned so far (BlockSize per block).</summary>
@@ -183,7 +185,17 @@ public sealed class PackedTextStream : IDisposable
                         continue; // nothing of this rank's side here: do not read the row group at all
                     }
 
-                    string?[] texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    string?[]? texts = null;
+                    int[]?[]? ids = null;
+                    if (_source.Kind == ParquetColumnKind.Text)
+                    {
+                        texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        ids = await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    }
+
                     for (long p = p0; p < end; p += o.WorldSize)
                     {
                         if (!Wanted(p))
@@ -191,14 +203,17 @@ public sealed class PackedTextStream : IDisposable
                             continue;
                         }
 
-                        string? text = texts[rowOrder[p - first]];
-                        if (string.IsNullOrEmpty(text))
+                        int row = rowOrder[p - first];
+                        int[]? tokens = texts is not null
+                            ? (string.IsNullOrEmpty(texts[row]) ? null : _tokenizer.Encode(texts[row]!))
+                            : CheckIds(ids![row], unit, row);
+                        if (tokens is null)
                         {
                             rowsSkipped++;
                             continue;
                         }
 
-                        packer.Append(_tokenizer.Encode(text));
+                        packer.Append(tokens);
                         packer.Append([_tokenizer.EosId]);
                         rowsRead++;
                         docsThisEpoch++;
@@ -217,7 +232,7 @@ public sealed class PackedTextStream : IDisposable
                     string side = o.HoldoutSide ? "held-out (eval)" : "training";
                     throw new DataException(
                         $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no non-empty {side} rows in a whole epoch of " +
-                        $"{order.Total} rows (column '{o.TextColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+                        $"{order.Total} rows (column '{o.Column}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
                 }
 
                 epoch++;
@@ -242,6 +257,28 @@ public sealed class PackedTextStream : IDisposable
         {
             _channel.Writer.TryComplete();
         }
+    }
+
+    /// <summary>Null for a null or empty list; an id outside the vocabulary fails here, not later in an embedding lookup.</summary>
+    private int[]? CheckIds(int[]? ids, RowGroupRef unit, int row)
+    {
+        if (ids is null || ids.Length == 0)
+        {
+            return null;
+        }
+
+        int vocab = _tokenizer.VocabSize;
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)vocab)
+            {
+                throw new DataException(
+                    $"{_options.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{_options.Column}': token id {id} is outside " +
+                    $"the tokenizer's vocabulary [0, {vocab}) ({_tokenizer.Kind}). Use the tokenizer the ids were made with, or re-tokenize the data.");
+            }
+        }
+
+        return ids;
     }
 
     private static DataCursor StartCursor(PackedTextOptions o, DataCursor? resume)
@@ -276,6 +313,7 @@ public sealed class PackedTextStream : IDisposable
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
+        Check(o.TokenColumn is null || o.TokenColumn.Length > 0, $"{k}.token_column is empty; leave it unset to tokenize {k}.text_column.");
     }
 
     private static void Check(bool ok, string message)

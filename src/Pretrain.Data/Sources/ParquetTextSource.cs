@@ -7,7 +7,7 @@ using Pretrain.Data.Sampling;
 namespace Pretrain.Data.Sources;
 
 /// <summary>
-/// A string column across a list of Parquet files, read one row group at a time. Opening validates every file from
+/// A string column (or a list<int> token-id column) across a list of Parquet files, read one row group at a time. Opening validates every file from
 /// its footer alone (magic, schema, column type) and records each row group's row count, so bad input fails before
 /// training starts. A few file readers stay open (least recently used closed first); transient I/O errors are
 /// retried. Not thread-safe: one consumer (the prefetch producer) at a time.
@@ -29,20 +29,34 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 
     private readonly string _configKey;
     private readonly DataField[] _fields;
+    private readonly bool[] _unsupported;
+    private readonly int[] _firstUnit; // index in Units of each file's row group 0 (Units are in file order)
     private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
 
-    private ParquetTextSource(IReadOnlyList<string> files, string column, string configKey, DataField[] fields, IReadOnlyList<RowGroupRef> units)
+    private ParquetTextSource(IReadOnlyList<string> files, string column, ParquetColumnKind kind, string configKey, DataField[] fields,
+        IReadOnlyList<RowGroupRef> units)
     {
         Files = files;
         Column = column;
+        Kind = kind;
         _configKey = configKey;
         _fields = fields;
+        _unsupported = new bool[files.Count];
+        _firstUnit = new int[files.Count];
+        for (int i = units.Count - 1; i >= 0; i--)
+        {
+            _firstUnit[units[i].File] = i;
+        }
+
         Units = units;
     }
 
     public IReadOnlyList<string> Files { get; }
 
     public string Column { get; }
+
+    /// <summary>Text (read with <see cref="ReadRowGroupAsync"/>) or token ids (<see cref="ReadTokenRowGroupAsync"/>).</summary>
+    public ParquetColumnKind Kind { get; }
 
     /// <summary>Every row group of every file, in file order, with its row count.</summary>
     public IReadOnlyList<RowGroupRef> Units { get; }
@@ -52,12 +66,13 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 
     /// <summary>Validates every file (footers only) and reads row-group row counts.</summary>
     /// <param name="configKey">Recipe section named in messages, e.g. "data.train".</param>
-    public static ParquetTextSource Open(IReadOnlyList<string> files, string column, string configKey = "data.train") =>
-        OpenAsync(files, column, configKey).GetAwaiter().GetResult();
+    public static ParquetTextSource Open(IReadOnlyList<string> files, string column, string configKey = "data.train",
+        ParquetColumnKind kind = ParquetColumnKind.Text) =>
+        OpenAsync(files, column, configKey, kind).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Open"/>
     public static async Task<ParquetTextSource> OpenAsync(IReadOnlyList<string> files, string column, string configKey = "data.train",
-        CancellationToken cancellationToken = default)
+        ParquetColumnKind kind = ParquetColumnKind.Text, CancellationToken cancellationToken = default)
     {
         if (files.Count == 0)
         {
@@ -71,37 +86,145 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
             string path = files[f];
             CheckMagic(path, configKey);
             await using var reader = await OpenReaderAsync(path, configKey, cancellationToken).ConfigureAwait(false);
-            fields[f] = FindColumn(reader.Schema, path, column, configKey);
+            fields[f] = kind == ParquetColumnKind.Text
+                ? FindColumn(reader.Schema, path, column, configKey)
+                : FindTokenColumn(reader.Schema, path, column, configKey);
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 units.Add(new RowGroupRef(f, g, reader.Metadata!.RowGroups[g].NumRows));
             }
         }
 
-        return new ParquetTextSource(files, column, configKey, fields, units);
+        return new ParquetTextSource(files, column, kind, configKey, fields, units);
     }
 
-    /// <summary>Reads the column of one row group; null entries are null (or missing) values.</summary>
-    /// <exception cref="DataException">The row group cannot be decoded; the message names file and row group.</exception>
-    public async Task<string?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    /// <summary>Reads the text column of one row group; null entries are null (or missing) values.</summary>
+    /// <exception cref="DataException">The row group cannot be decoded; the message names file, row group and column.</exception>
+    public Task<string?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
     {
-        string path = Files[file];
-        var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
+        RequireKind(ParquetColumnKind.Text);
+        return ReadWithFallbackAsync(
+            file,
+            rowGroup,
+            async (group, ct) =>
+            {
+                var values = new string?[group.RowCount];
+                await group.ReadAsync(_fields[file], values.AsMemory(), null, ct).ConfigureAwait(false);
+                return values;
+            },
+            () => ParquetSharpFallback.ReadStrings(Files[file], rowGroup, Column),
+            cancellationToken);
+    }
+
+    /// <summary>Reads the token-id column of one row group: one array per row, null for a null or empty list.</summary>
+    /// <exception cref="DataException">The row group cannot be decoded, holds a null id or an id outside int32;
+    /// the message names file, row group and column.</exception>
+    public async Task<int[]?[]> ReadTokenRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    {
+        RequireKind(ParquetColumnKind.TokenIds);
+        var field = _fields[file];
+        int maxDef = field.MaxDefinitionLevel;
+        int slotDef = field.IsNullable ? maxDef - 1 : maxDef;
+        long rows = Units[_firstUnit[file] + rowGroup].Rows;
+        var lists = await ReadWithFallbackAsync(
+            file,
+            rowGroup,
+            async (group, ct) => field.ClrType == typeof(long)
+                ? await ReadLevelsAsync<long>(group, field, maxDef, slotDef, ct).ConfigureAwait(false)
+                : await ReadLevelsAsync<int>(group, field, maxDef, slotDef, ct).ConfigureAwait(false),
+            () => ParquetSharpFallback.ReadTokenLists(Files[file], rowGroup, Column),
+            cancellationToken).ConfigureAwait(false);
         try
         {
-            var group = reader.OpenRowGroupReader(rowGroup);
-            var values = new string?[group.RowCount];
-            await Retry.ExecuteAsync(
-                async ct => await group.ReadAsync(_fields[file], values.AsMemory(), null, ct).ConfigureAwait(false),
-                cancellationToken).ConfigureAwait(false);
-            return values;
+            return lists.Assemble(rows);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DataException(
+                $"{Files[file]}: row group {rowGroup}, column '{Column}': {e.Message}. Token ids must be non-null int32 values; " +
+                $"re-write the column or {Remove(_configKey)}.", e);
+        }
+    }
+
+    /// <summary>
+    /// Parquet.Net first; when it fails on this row group (an unsupported encoding, e.g. a list column in v2 data
+    /// pages), ParquetSharp reads exactly that row group. A file where Parquet.Net reported an unsupported feature
+    /// goes straight to ParquetSharp afterwards. Only when both fail is the data called unreadable.
+    /// </summary>
+    private async Task<T> ReadWithFallbackAsync<T>(int file, int rowGroup, Func<ParquetRowGroupReader, CancellationToken, Task<T>> primary,
+        Func<T> fallback, CancellationToken cancellationToken)
+    {
+        string path = Files[file];
+        Exception? first = null;
+        bool known = _unsupported[file];
+        if (!known)
+        {
+            try
+            {
+                var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
+                using var group = reader.OpenRowGroupReader(rowGroup);
+                return await Retry.ExecuteAsync(async ct => await primary(group, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException and not DataException)
+            {
+                Close(file);
+                first = e;
+                _unsupported[file] = e is NotImplementedException or NotSupportedException;
+            }
+        }
+
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var result = fallback();
+            if (first is not null || known)
+            {
+                FallbackReads++;
+            }
+
+            return result;
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
-            Close(file);
+            string reasons = first is null
+                ? $"{e.GetType().Name}: {e.Message}"
+                : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}";
             throw new DataException(
-                $"{path}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
-                $"Re-write the file or remove it from {_configKey}.files.", e);
+                $"{path}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({reasons}). " +
+                $"Re-write the file or {Remove(_configKey)}.", first ?? e);
+        }
+    }
+
+    /// <summary>Row groups that Parquet.Net could not decode and ParquetSharp did (diagnostics and tests).</summary>
+    public int FallbackReads { get; private set; }
+
+    private static async Task<TokenLists> ReadLevelsAsync<TValue>(ParquetRowGroupReader group, DataField field, int maxDef, int slotDef,
+        CancellationToken ct)
+        where TValue : struct
+    {
+        var meta = group.GetMetadata(field);
+        long entries = meta!.MetaData!.NumValues;
+        var raw = new TValue[entries];
+        int[] defs = new int[entries];
+        int[] reps = new int[entries];
+        await group.ReadRawAsync(field, raw.AsMemory(), defs.AsMemory(), reps.AsMemory(), ct).ConfigureAwait(false);
+        int defined = defs.Count(d => d >= maxDef); // raw values are packed: defined entries only
+        var values = new long[defined];
+        for (int i = 0; i < defined; i++)
+        {
+            values[i] = ToLong(raw[i]);
+        }
+
+        return new TokenLists(values, defs, reps, maxDef, slotDef);
+    }
+
+    private static long ToLong<TValue>(TValue value) => value is long l ? l : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+
+    private void RequireKind(ParquetColumnKind kind)
+    {
+        if (Kind != kind)
+        {
+            throw new InvalidOperationException($"column '{Column}' was opened as {Kind}, not {kind}.");
         }
     }
 
@@ -153,6 +276,18 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>What to do with a bad file: drop it from the recipe's list, or (outside a recipe, empty key) replace it.</summary>
+    private static string Remove(string configKey) =>
+        configKey.Length == 0 ? "replace it with a good copy" : $"remove it from {configKey}.files";
+
+    /// <summary>Checks magic and opens the footer of one file; errors name the file and say what to do.</summary>
+    /// <param name="configKey">Recipe section for messages; empty outside a recipe (e.g. <c>pretrain data inspect</c>).</param>
+    internal static ParquetReader OpenChecked(string path, string configKey)
+    {
+        CheckMagic(path, configKey);
+        return OpenReaderAsync(path, configKey, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
     private static async Task<ParquetReader> OpenReaderAsync(string path, string configKey, CancellationToken cancellationToken)
     {
         try
@@ -165,17 +300,17 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         {
             throw new DataException(
                 $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message}); its footer may be damaged. " +
-                $"Re-write the file or remove it from {configKey}.files.", e);
+                $"Re-write the file or {Remove(configKey)}.", e);
         }
     }
 
     /// <summary>Empty files and wrong magic get a clear message before Parquet.Net sees them.</summary>
     private static void CheckMagic(string path, string configKey)
     {
-        string fix = $"Convert it with `pretrain data prepare` or remove it from {configKey}.files.";
+        string fix = $"Convert it to Parquet (e.g. with DuckDB or PyArrow) or {Remove(configKey)}.";
         if (!File.Exists(path))
         {
-            throw new DataException($"{path} does not exist (listed in {configKey}.files).");
+            throw new DataException(configKey.Length == 0 ? $"{path} does not exist." : $"{path} does not exist (listed in {configKey}.files).");
         }
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
@@ -202,6 +337,33 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         {
             throw new DataException($"{path} is not a Parquet file (bad magic; expected 'PAR1' at start and end). {fix}");
         }
+    }
+
+    /// <summary>list&lt;int32|int64&gt; (3-level LIST or a legacy repeated field), one level of nesting.</summary>
+    private static DataField FindTokenColumn(ParquetSchema schema, string path, string column, string configKey)
+    {
+        var field = schema.Fields.FirstOrDefault(f => f.Name == column);
+        if (field is null)
+        {
+            string columns = string.Join(", ", schema.Fields.Select(f => f.Name));
+            throw new DataException($"{path} has no column '{column}'; columns: {columns}. Set {configKey}.token_column.");
+        }
+
+        var leaf = field switch
+        {
+            ListField { Item: DataField item } => item,
+            DataField { IsArray: true } array => array,
+            _ => null,
+        };
+        if (leaf is null || leaf.MaxRepetitionLevel != 1 || (leaf.ClrType != typeof(int) && leaf.ClrType != typeof(long)))
+        {
+            string type = Inspection.ParquetInspector.TypeName(field);
+            throw new DataException(
+                $"{path}: column '{column}' is {type}, not list<int32> or list<int64> token ids. " +
+                $"Set {configKey}.token_column to a column of pre-tokenized ids, or use text_column for raw text.");
+        }
+
+        return leaf;
     }
 
     private static DataField FindColumn(ParquetSchema schema, string path, string column, string configKey)

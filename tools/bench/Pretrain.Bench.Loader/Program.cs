@@ -1,0 +1,3 @@
+using Pretrain.Bench.Loader;
+
+return LoaderBench.Run(args, Console.Out);

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Loader benchmark (Release): tokenizer alone vs. Parquet → packed blocks, and peak memory at two dataset sizes.
+# Usage: tools/bench/loader.sh [--rows N] [--rows-per-group N] [--shards N] [--repeats N] [--block N] [--memory-scale K]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec dotnet run -c Release --project "$here/Pretrain.Bench.Loader/Pretrain.Bench.Loader.csproj" -- "$@"
