@@ -84,10 +84,11 @@ public static class RecipeRunner
         int seqLen = train.SeqLen;
         var data = recipe.Data;
         double holdout = data.Eval?.Fraction ?? 0;
-        PackedTextOptions TextOptions(IReadOnlyList<string> files, string column, string key) => new()
+        PackedTextOptions TextOptions(IReadOnlyList<string> files, DataSplit split, string key) => new()
         {
             Files = files,
-            TextColumn = column,
+            TextColumn = split.TextColumn,
+            TokenColumn = split.TokenColumn,
             BlockSize = seqLen,
             Seed = train.Seed,
             Prefetch = data.Prefetch,
@@ -95,9 +96,9 @@ public static class RecipeRunner
         };
         using var task = new CausalLmTask(model, tokenizer,
             cursor => new PackedTextStream(
-                TextOptions(trainFiles, data.Train.TextColumn, "data.train") with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
+                TextOptions(trainFiles, data.Train, "data.train") with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
             data.Eval is null ? null : () => new PackedTextStream(
-                TextOptions(evalFiles ?? trainFiles, data.Eval.TextColumn, "data.eval") with
+                TextOptions(evalFiles ?? trainFiles, evalFiles is null ? data.Train : data.Eval, "data.eval") with
                 {
                     HoldoutFraction = evalFiles is null ? holdout : 0,
                     HoldoutSide = evalFiles is null,

@@ -127,3 +127,27 @@ public sealed class TrainerTests
         Assert.True(Directory.EnumerateFiles(Path.Combine(dir["run"], "tensorboard"), "events.out.tfevents*").Any());
     }
 }
+
+[Collection("torch")]
+public sealed class PreTokenizedDataTests
+{
+    public sealed class Row
+    {
+        public int[] input_ids { get; set; } = [];
+    }
+
+    [Fact]
+    public async Task A_recipe_trains_on_an_input_ids_column()
+    {
+        using var dir = new TempDir();
+        var rng = new Random(5);
+        var rows = Enumerable.Range(0, 64).Select(_ => new Row { input_ids = Enumerable.Range(0, 40).Select(_ => rng.Next(0, 256)).ToArray() }).ToList();
+        await using (var f = File.Create(dir["ids.parquet"]))
+            await Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, f);
+        var recipe = TinyRun.Recipe(dir, maxSteps: 3);
+        var result = TinyRun.Run(recipe, dir["run"], [$"data.train={{files: ['{dir["ids.parquet"]}'], token_column: input_ids}}", "data.eval.fraction=0.2"]);
+        Assert.Equal(3, result.State.Step);
+        // 3 steps × 4 blocks × 16 targets, all from the id column (40 ids + EOS per row).
+        Assert.Equal(3 * 4 * 16, result.State.TokensSeen);
+    }
+}

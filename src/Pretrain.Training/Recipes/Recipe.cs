@@ -71,6 +71,8 @@ public sealed record DataSplit
     public IReadOnlyList<string>? Files { get; init; }
     public SyntheticSection? Synthetic { get; init; }
     public string TextColumn { get; init; } = "text";
+    /// <summary>Read pre-tokenized ids (list&lt;int32|int64&gt;) from this column instead of tokenizing text_column.</summary>
+    public string? TokenColumn { get; init; }
     /// <summary>Eval only: hold out this seeded fraction of the train rows instead of separate files.</summary>
     public double? Fraction { get; init; }
     /// <summary>Eval only: at most this many batches per evaluation (0 = the whole split).</summary>
