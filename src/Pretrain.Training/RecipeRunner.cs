@@ -182,7 +182,7 @@ public static class RecipeRunner
             MlpHiddenDim = m.MlpHiddenDim,
             Dropout = m.Dropout,
             TieEmbeddings = m.TieEmbeddings,
-            NormEps = m.NormEps,
+            NormEps = m.NormEps ?? 1e-5,
             RopeTheta = m.RopeTheta,
             Bias = m.Bias,
         };

@@ -15,6 +15,7 @@ public static class WeightInit
     {
         using var generator = new Generator(unchecked((ulong)seed), torch.CPU);
         using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();   // in-place ops return wrappers; free them now, not at GC
         foreach (var (name, p) in module.named_parameters())
         {
             if (p.dim() >= 2)

@@ -64,6 +64,7 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
         var residualStd = std / Math.Sqrt(2.0 * Config.NumLayers);
         using var generator = new Generator(unchecked((ulong)seed), torch.CPU);
         using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();   // in-place ops return wrappers; free them now, not at GC
         foreach (var (name, p) in named_parameters())
         {
             if (p.dim() >= 2)
