@@ -18,6 +18,9 @@ public sealed record GenerationOptions
     /// <summary>Seed of the sampler (<c>--seed</c>).</summary>
     public int Seed { get; init; }
 
+    /// <summary>Ids at or above this are never chosen (the tokenizer's vocabulary when the model's table is padded); null means all.</summary>
+    public int? VocabLimit { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the bad flag.</summary>
     public void Check()
     {

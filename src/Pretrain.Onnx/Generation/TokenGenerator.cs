@@ -26,7 +26,10 @@ public static class TokenGenerator
         var random = new Random(options.Seed);
         while (generated.Count < options.MaxNewTokens && sequence.Count < maxLength)
         {
-            var next = Sample(lastLogits(sequence), options, random);
+            var logits = lastLogits(sequence);
+            if (options.VocabLimit is int limit && limit < logits.Length)
+                logits = logits[..limit];
+            var next = Sample(logits, options, random);
             generated.Add(next);
             sequence.Add(next);
             if (next == eosId)

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Pretrain.Onnx.Validation;
@@ -9,7 +10,12 @@ namespace Pretrain.Onnx.Validation;
 public sealed record ValidationReport
 {
     /// <summary>snake_case JSON, indented.</summary>
-    public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // "<=" stays readable
+    };
 
     /// <summary>Opset of the default domain.</summary>
     public required int Opset { get; init; }
@@ -42,5 +48,5 @@ public sealed record ValidationReport
     public bool Passed => Validated && Shapes.All(s => s.Passed);
 
     /// <summary>Writes the report as JSON.</summary>
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
 }
