@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Pretrain.Cli.Commands;
 using Pretrain.Data;
 using Pretrain.Models.Weights;
+using Pretrain.Onnx.Export;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Recipes;
 
@@ -17,11 +18,18 @@ public static class Cli
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
           pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
+          pretrain export CHECKPOINT --out DIR [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
+                          [--external-data-threshold BYTES]
+          pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+                          [--top-p P] [--seed S]
           pretrain info
           pretrain --help
 
         exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
         """;
+
+    /// <summary>Options of any command that never take a value.</summary>
+    private static readonly string[] Flags = ["--with-past", "--no-validate"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -34,13 +42,15 @@ public static class Cli
                 stdout.WriteLine(Usage);
                 return args.Length == 0 ? 2 : 0;
             }
-            var rest = new ArgList(args[1..]);
+            var rest = new ArgList(args[1..], Flags);
             return args[0] switch
             {
                 "run" => RunCommand.Execute(rest, stdout),
                 "data" => DataCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, info. See pretrain --help."),
+                "export" => ExportCommand.Execute(rest, stdout),
+                "generate" => GenerateCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, export, generate, info. See pretrain --help."),
             };
         }
         catch (UsageException e)
@@ -63,7 +73,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException
+        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }
