@@ -22,6 +22,9 @@ public static class Cli
                           [--external-data-threshold BYTES]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                           [--top-p P] [--seed S]
+          pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]
+          pretrain data prepare jsonl FILES... --out DIR [--text-field text] [--fields a,b,...] [--rows-per-group N] [--shards N]
+          pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]...
           pretrain info
           pretrain --help
 
@@ -47,10 +50,11 @@ public static class Cli
             {
                 "run" => RunCommand.Execute(rest, stdout),
                 "data" => DataCommand.Execute(rest, stdout),
+                "tokenizer" => TokenizerCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
                 "export" => ExportCommand.Execute(rest, stdout),
                 "generate" => GenerateCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, export, generate, info. See pretrain --help."),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, export, generate, info. See pretrain --help."),
             };
         }
         catch (UsageException e)
