@@ -93,11 +93,21 @@ public sealed record ObjectiveSection
 /// <summary>How text becomes ids.</summary>
 public sealed record TokenizerSection
 {
-    /// <summary>byte (ids 0-255 are bytes, then special tokens) or tiktoken.</summary>
+    /// <summary>
+    /// byte (ids 0-255 are bytes, then special tokens), tiktoken (by name), wordpiece (vocab.txt),
+    /// sentencepiece (.model), bpe (vocab.json + merges.txt) or hf-json (tokenizer.json).
+    /// </summary>
     public string Kind { get; init; } = "byte";
     /// <summary>tiktoken encoding name: gpt2, r50k_base, cl100k_base, o200k_base.</summary>
     public string? Name { get; init; }
+    /// <summary>Tokenizer file or folder (wordpiece, sentencepiece, bpe, hf-json).</summary>
+    public string? Path { get; init; }
+    /// <summary>Separates packed documents (and ends sequences); [SEP] for BERT-style vocabularies.</summary>
     public string EosToken { get; init; } = "<|endoftext|>";
+    /// <summary>Further special tokens, e.g. [CLS], [MASK], [PAD] for masked-LM on a byte-level vocabulary.</summary>
+    public IReadOnlyList<string> SpecialTokens { get; init; } = [];
+    /// <summary>wordpiece / hf-json lower-casing (null: the tokenizer's default).</summary>
+    public bool? LowerCase { get; init; }
 }
 
 /// <summary>Where samples come from.</summary>

@@ -15,7 +15,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Probes = ["none", "linear", "knn", "both"];
     public static readonly string[] Pools = ["cls", "mean"];
     public static readonly string[] PosEmbeds = ["learned", "sincos"];
-    public static readonly string[] Tokenizers = ["byte", "tiktoken"];
+    public static readonly string[] Tokenizers = ["byte", "tiktoken", "wordpiece", "sentencepiece", "bpe", "hf-json"];
     public static readonly string[] TiktokenNames = ["gpt2", "r50k_base", "cl100k_base", "o200k_base"];
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
@@ -117,6 +117,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             else
                 OneOf("tokenizer.name", t.Name, TiktokenNames);
         }
+        if (t.Kind is "wordpiece" or "sentencepiece" or "bpe" or "hf-json" && string.IsNullOrWhiteSpace(t.Path))
+            Add("tokenizer.path", $"is required when tokenizer.kind is {t.Kind} (the tokenizer's file or folder)");
         if (t.EosToken.Length == 0)
             Add("tokenizer.eos_token", "must not be empty");
     }
