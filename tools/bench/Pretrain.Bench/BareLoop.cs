@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pretrain.Models.Text;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Pretrain.Bench;
@@ -8,57 +9,57 @@ namespace Pretrain.Bench;
 /// The reference loop: the same DecoderLm on pre-made random token batches, forward + cross-entropy + backward +
 /// TorchSharp's own AdamW step + zero_grad in one dispose scope per step. No loader, metrics, clipping or checkpoints.
 /// </summary>
-public static class BareLoop
+public sealed class BareLoop : IDisposable
 {
-    /// <summary>Tokens/s of each timed window of <paramref name="window"/> steps, after one warm-up step.</summary>
-    public static List<double> Measure(BenchShape shape, int windows, int window)
+    private const int Distinct = 4;     // a few fixed batches, made once and kept outside the step scopes
+    private readonly BenchShape _shape;
+    private readonly DecoderLm _model;
+    private readonly optim.Optimizer _optimizer;
+    private readonly Tensor[] _inputs = new Tensor[Distinct];
+    private readonly Tensor[] _targets = new Tensor[Distinct];
+    private int _step;
+
+    public BareLoop(BenchShape shape)
     {
+        _shape = shape;
         var config = shape.ModelConfig();
-        var train = shape.Recipe.Train;
         var o = shape.Recipe.Optimizer;
-        using var model = new DecoderLm(config);
-        model.InitializeWeights(train.Seed);
-        model.train();
-        using var optimizer = optim.AdamW(model.parameters(), o.Lr, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
-
-        // A few fixed batches, made once and kept outside the step scopes.
-        const int distinct = 4;
+        _model = new DecoderLm(config);
+        _model.InitializeWeights(shape.Recipe.Train.Seed);
+        _model.train();
+        _optimizer = optim.AdamW(_model.parameters(), o.Lr, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
         using var generator = new Generator(7, CPU);
-        var inputs = new Tensor[distinct];
-        var targets = new Tensor[distinct];
-        for (int i = 0; i < distinct; i++)
+        for (int i = 0; i < Distinct; i++)
         {
-            inputs[i] = randint(config.VocabSize, [shape.MicroBatch, shape.SeqLen], ScalarType.Int64, generator: generator);
-            targets[i] = randint(config.VocabSize, [shape.MicroBatch, shape.SeqLen], ScalarType.Int64, generator: generator);
+            _inputs[i] = randint(config.VocabSize, [shape.MicroBatch, shape.SeqLen], ScalarType.Int64, generator: generator);
+            _targets[i] = randint(config.VocabSize, [shape.MicroBatch, shape.SeqLen], ScalarType.Int64, generator: generator);
         }
+    }
 
-        int step = 0;
-        void Step()
-        {
-            using var scope = NewDisposeScope();
-            int k = step++ % distinct;
-            var logits = model.call(inputs[k]);                           // (B, T, V)
-            var loss = nn.functional.cross_entropy(logits.view(-1, config.VocabSize), targets[k].view(-1));
-            loss.backward();
-            optimizer.step();
-            optimizer.zero_grad();
-        }
+    /// <summary>One optimizer step on the next pre-made batch.</summary>
+    public void Step()
+    {
+        using var scope = NewDisposeScope();
+        int k = _step++ % Distinct;
+        var logits = _model.call(_inputs[k]);                                   // (B, T, V)
+        var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), _targets[k].view(-1));
+        loss.backward();
+        _optimizer.step();
+        _optimizer.zero_grad();
+    }
 
-        try
-        {
-            Step(); // warm-up: first-touch allocations and the optimizer's lazily created state
-            var rates = new List<double>(windows);
-            for (int w = 0; w < windows; w++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                for (int s = 0; s < window; s++) Step();
-                rates.Add(window * shape.TokensPerStep / Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            }
-            return rates;
-        }
-        finally
-        {
-            foreach (var t in inputs.Concat(targets)) t.Dispose();
-        }
+    /// <summary>Tokens/s over <paramref name="steps"/> consecutive steps.</summary>
+    public double Window(int steps)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (int s = 0; s < steps; s++) Step();
+        return steps * _shape.TokensPerStep / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _inputs.Concat(_targets)) t?.Dispose();
+        _optimizer.Dispose();
+        _model.Dispose();
     }
 }

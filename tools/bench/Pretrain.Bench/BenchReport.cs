@@ -37,8 +37,9 @@ public sealed class BenchReport(BenchOptions options, IReadOnlyList<ShapeResults
         sb.AppendLine($"- loader alone (PackedTextStream, byte tokenizer, block {loaderBlock}): {Stats.Median(LoaderTokensPerS):F0} tok/s (per repeat: {Join(LoaderTokensPerS)})");
         sb.AppendLine($"- other processes' share of the CPUs per repeat: {string.Join(", ", OthersLoad.Select(v => v.ToString("P0", System.Globalization.CultureInfo.InvariantCulture)))}");
         sb.AppendLine($"- threads: {options.Threads}; machine: {Environment.ProcessorCount} cores, {Machine.CpuModel()}; date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        sb.AppendLine($"- {options.Repeats} interleaved repeats{(options.Quick ? " (--quick)" : "")}, windows of {options.Window} steps after one warm-up step; " +
-            "each repeat's value is its median window, the table shows medians over repeats (trainer/bare: median of the paired per-repeat ratios)");
+        sb.AppendLine($"- {options.Repeats} repeats{(options.Quick ? " (--quick)" : "")}; in each, bare and trainer windows of {options.Window} steps alternate " +
+            "(after one warm-up step each); a repeat's value is its median window, the table shows medians over repeats " +
+            "(trainer/bare: median of the per-repeat ratios); end to end = trainer tokens ÷ RecipeRunner.Run wall time, start-up and final checkpoint included");
         sb.AppendLine("- FLOPs/token = 6·N + 12·L·H·Q·T (N without position embeddings); MFU = FLOPs/token × tok/s ÷ matmul FLOP/s");
         return sb.ToString();
     }

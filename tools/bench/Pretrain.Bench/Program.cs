@@ -8,8 +8,9 @@ namespace Pretrain.Bench;
 
 /// <summary>
 /// Training throughput on this CPU, all in one process at one torch thread count: the 1024³ fp32 matmul rate, a
-/// bare TorchSharp loop, the trainer (RecipeRunner.Run) and the loader alone. Repeats are interleaved (bare and
-/// trainer alternate which goes first) and medians reported. Progress goes to stderr, the markdown table to stdout.
+/// bare TorchSharp loop, the trainer (RecipeRunner.Run) and the loader alone. Bare and trainer windows alternate
+/// within each run (<see cref="PairedWindows"/>), repeats run everything again, and medians are reported.
+/// Progress goes to stderr, the markdown table to stdout.
 /// </summary>
 public static class Program
 {
@@ -65,18 +66,10 @@ public static class Program
             foreach (var (shape, row) in shapes.Zip(report.Rows))
             {
                 int windows = o.Quick ? shape.QuickWindows : shape.Windows;
-                double bare = 0;
-                TrainerMeasurement? trainer = null;
-                // Alternate the order so that neither side always runs on a warmer (or colder) machine.
-                var order = r % 2 == 0 ? new[] { true, false } : [false, true];
-                foreach (bool isBare in order)
-                {
-                    if (isBare) bare = Stats.Median(BareLoop.Measure(shape, windows, o.Window));
-                    else trainer = TrainerBench.Measure(shape, windows, o.Window, tempRoot);
-                }
-                row.Add(bare, trainer!);
-                Log($"[{r + 1}/{o.Repeats}] {shape.Name}: bare {bare:F0} tok/s, trainer {Stats.Median(trainer!.WindowTokensPerS):F0} tok/s " +
-                    $"(end to end {trainer.EndToEndTokensPerS:F0} tok/s, {trainer.EndToEndSeconds:F1} s)");
+                var m = TrainerBench.Measure(shape, windows, o.Window, tempRoot);
+                row.Add(m);
+                Log($"[{r + 1}/{o.Repeats}] {shape.Name}: bare {row.Bare[^1]:F0} tok/s, trainer {row.Trainer[^1]:F0} tok/s " +
+                    $"(end to end {m.EndToEndTokensPerS:F0} tok/s, {m.EndToEndSeconds:F1} s)");
                 Matmul(r);
             }
             double loader = LoaderBench.Measure(loaderFiles, loaderBlock, loaderTokens);

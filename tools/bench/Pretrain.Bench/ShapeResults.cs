@@ -11,14 +11,14 @@ public sealed class ShapeResults(BenchShape shape, long parameters, double flops
     public List<double> EndToEnd { get; } = [];
     public List<double> EndToEndSeconds { get; } = [];
 
-    /// <summary>Paired per-repeat ratio trainer / bare (same repeat, adjacent in time).</summary>
+    /// <summary>Per-repeat ratio trainer / bare (same run, windows alternating in time).</summary>
     public IEnumerable<double> Ratios => Trainer.Zip(Bare, (t, b) => t / b);
 
-    public void Add(double bare, TrainerMeasurement trainer)
+    public void Add(PairedMeasurement m)
     {
-        Bare.Add(bare);
-        Trainer.Add(Stats.Median(trainer.WindowTokensPerS));
-        EndToEnd.Add(trainer.EndToEndTokensPerS);
-        EndToEndSeconds.Add(trainer.EndToEndSeconds);
+        Bare.Add(Stats.Median(m.BareRates));
+        Trainer.Add(Stats.Median(m.TrainerRates));
+        EndToEnd.Add(m.EndToEndTokensPerS);
+        EndToEndSeconds.Add(m.EndToEndSeconds);
     }
 }
