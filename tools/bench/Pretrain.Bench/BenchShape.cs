@@ -1,6 +1,6 @@
 using Pretrain.Data.Text;
 using Pretrain.Models.Text;
-using Pretrain.Training;
+using Pretrain.Training.Tasks;
 using Pretrain.Training.Recipes;
 
 namespace Pretrain.Bench;
@@ -15,7 +15,7 @@ public sealed record BenchShape(string Name, Recipe Recipe, int Windows, int Qui
     public DecoderLmConfig ModelConfig()
     {
         var t = Recipe.Tokenizer;
-        return RecipeRunner.ModelConfig(Recipe.Model, TokenizerFactory.Create(t.Kind, t.Name, t.EosToken));
+        return CausalLmTask.ModelConfig(Recipe.Model, TokenizerFactory.Create(t.Kind, t.Name, t.EosToken));
     }
 
     public int SeqLen => Recipe.Train.SeqLen;
