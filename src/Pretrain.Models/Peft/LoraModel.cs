@@ -87,7 +87,7 @@ public static class LoraModel
         }
     }
 
-    private static Regex Glob(string pattern) =>
+    internal static Regex Glob(string pattern) =>
         new("^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
             RegexOptions.CultureInvariant);
 }
