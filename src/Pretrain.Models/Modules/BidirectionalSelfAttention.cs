@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,10 +12,10 @@ namespace Pretrain.Models.Modules;
 /// </summary>
 public sealed class BidirectionalSelfAttention : Module<Tensor, Tensor?, Tensor>
 {
-    private readonly Linear q_proj; // d -> d
-    private readonly Linear k_proj; // d -> d
-    private readonly Linear v_proj; // d -> d
-    private readonly Linear o_proj; // d -> d
+    private readonly Module<Tensor, Tensor> q_proj; // d -> d (Linear or LoraLinear)
+    private readonly Module<Tensor, Tensor> k_proj; // d -> d
+    private readonly Module<Tensor, Tensor> v_proj; // d -> d
+    private readonly Module<Tensor, Tensor> o_proj; // d -> d
 
     private readonly int _heads;
     private readonly int _headDim;
@@ -24,7 +25,10 @@ public sealed class BidirectionalSelfAttention : Module<Tensor, Tensor?, Tensor>
     /// <param name="heads">Number of heads; must divide <paramref name="dim"/>.</param>
     /// <param name="qkvBias">Biases on q/k/v (ViT's qkv_bias); the output projection always has one.</param>
     /// <param name="attentionDropout">Dropout on the attention probabilities (training only).</param>
-    public BidirectionalSelfAttention(int dim, int heads, bool qkvBias = true, double attentionDropout = 0)
+    /// <param name="layer">Index of the block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
+    public BidirectionalSelfAttention(int dim, int heads, bool qkvBias = true, double attentionDropout = 0,
+        int layer = 0, LoraConfig? lora = null)
         : base(nameof(BidirectionalSelfAttention))
     {
         if (heads <= 0 || dim % heads != 0)
@@ -32,10 +36,10 @@ public sealed class BidirectionalSelfAttention : Module<Tensor, Tensor?, Tensor>
         _heads = heads;
         _headDim = dim / heads;
         _dropout = attentionDropout;
-        q_proj = Linear(dim, dim, hasBias: qkvBias);
-        k_proj = Linear(dim, dim, hasBias: qkvBias);
-        v_proj = Linear(dim, dim, hasBias: qkvBias);
-        o_proj = Linear(dim, dim);
+        q_proj = Projection.Create(dim, dim, qkvBias, nameof(q_proj), layer, lora);
+        k_proj = Projection.Create(dim, dim, qkvBias, nameof(k_proj), layer, lora);
+        v_proj = Projection.Create(dim, dim, qkvBias, nameof(v_proj), layer, lora);
+        o_proj = Projection.Create(dim, dim, true, nameof(o_proj), layer, lora);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -27,13 +28,15 @@ public sealed class EncoderBlock : Module<Tensor, Tensor?, Tensor>
     /// <param name="qkvBias">Biases on q/k/v.</param>
     /// <param name="dropout">Dropout on each residual branch (training only).</param>
     /// <param name="attentionDropout">Dropout on the attention probabilities (training only).</param>
+    /// <param name="layer">Index of this block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
     public EncoderBlock(int dim, int heads, int mlpDim, double normEps, bool postNorm, bool qkvBias = true,
-        double dropout = 0, double attentionDropout = 0) : base(nameof(EncoderBlock))
+        double dropout = 0, double attentionDropout = 0, int layer = 0, LoraConfig? lora = null) : base(nameof(EncoderBlock))
     {
         norm1 = LayerNorm(dim, normEps);
-        attn = new BidirectionalSelfAttention(dim, heads, qkvBias, attentionDropout);
+        attn = new BidirectionalSelfAttention(dim, heads, qkvBias, attentionDropout, layer, lora);
         norm2 = LayerNorm(dim, normEps);
-        mlp = new EncoderMlp(dim, mlpDim);
+        mlp = new EncoderMlp(dim, mlpDim, layer, lora);
         _postNorm = postNorm;
         _dropout = dropout;
         RegisterComponents();

@@ -1,4 +1,4 @@
-using TorchSharp.Modules;
+using Pretrain.Models.Peft;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -10,13 +10,17 @@ namespace Pretrain.Models.Modules;
 /// </summary>
 public sealed class EncoderMlp : Module<Tensor, Tensor>
 {
-    private readonly Linear up_proj;   // d -> hidden
-    private readonly Linear down_proj; // hidden -> d
+    private readonly Module<Tensor, Tensor> up_proj;   // d -> hidden (Linear or LoraLinear)
+    private readonly Module<Tensor, Tensor> down_proj; // hidden -> d
 
-    public EncoderMlp(int dim, int hiddenDim) : base(nameof(EncoderMlp))
+    /// <param name="dim">Model width d.</param>
+    /// <param name="hiddenDim">Hidden width.</param>
+    /// <param name="layer">Index of the block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
+    public EncoderMlp(int dim, int hiddenDim, int layer = 0, LoraConfig? lora = null) : base(nameof(EncoderMlp))
     {
-        up_proj = Linear(dim, hiddenDim);
-        down_proj = Linear(hiddenDim, dim);
+        up_proj = Projection.Create(dim, hiddenDim, true, nameof(up_proj), layer, lora);
+        down_proj = Projection.Create(hiddenDim, dim, true, nameof(down_proj), layer, lora);
         RegisterComponents();
     }
 

@@ -9,7 +9,7 @@ public static class WeightInit
     /// <summary>
     /// Every parameter of 2+ dimensions N(0, <paramref name="std"/>), every bias 0, every other 1-D parameter (norm
     /// scales) 1. Draws from a CPU generator seeded with <paramref name="seed"/>, in parameter order, so the result
-    /// depends on nothing else (not the global RNG, not the device).
+    /// depends on nothing else (not the global RNG, not the device). LoRA matrices (lora_a, lora_b) are left as built.
     /// </summary>
     public static void Normal(nn.Module module, long seed, double std)
     {
@@ -18,6 +18,8 @@ public static class WeightInit
         using var scope = torch.NewDisposeScope();   // in-place ops return wrappers; free them now, not at GC
         foreach (var (name, p) in module.named_parameters())
         {
+            if (Peft.LoraLinear.IsAdapterParameter(name))
+                continue;
             if (p.dim() >= 2)
             {
                 using var draw = torch.empty(p.shape, ScalarType.Float32).normal_(0, std, generator);

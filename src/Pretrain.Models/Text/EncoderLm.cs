@@ -1,4 +1,5 @@
 using Pretrain.Models.Modules;
+using Pretrain.Models.Peft;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,10 +23,14 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
     private readonly LayerNorm? norm;       // final norm, pre-LN only
     private readonly Linear? pooler;        // (C, C), tanh on the first token
 
-    public EncoderLm(EncoderLmConfig config) : base(nameof(EncoderLm))
+    /// <param name="config">Model shape.</param>
+    /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
+    public EncoderLm(EncoderLmConfig config, LoraConfig? lora = null) : base(nameof(EncoderLm))
     {
         config.Validate();
+        lora?.Validate(config.NumLayers);
         Config = config;
+        Lora = lora;
         var d = config.EmbedDim;
         tok_embed = Embedding(config.VocabSize, d);
         pos_embed = Embedding(config.MaxSeqLen, d);
@@ -34,7 +39,7 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
         blocks = new ModuleList<EncoderBlock>();
         for (var i = 0; i < config.NumLayers; i++)
             blocks.Add(new EncoderBlock(d, config.NumHeads, config.MlpDim, config.NormEps, config.PostNorm,
-                qkvBias: true, config.Dropout, config.AttentionDropout));
+                qkvBias: true, config.Dropout, config.AttentionDropout, i, lora));
         norm = config.PostNorm ? null : LayerNorm(d, config.NormEps);
         pooler = config.Pooler ? Linear(d, d) : null;
         RegisterComponents();
@@ -42,6 +47,9 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
 
     /// <summary>The configuration this model was built from.</summary>
     public EncoderLmConfig Config { get; }
+
+    /// <summary>The LoRA settings this model was built with, or null.</summary>
+    public LoraConfig? Lora { get; }
 
     /// <summary>The word embedding matrix (V, C), which a tied MLM decoder reuses.</summary>
     public Tensor WordEmbeddings => tok_embed.weight!;

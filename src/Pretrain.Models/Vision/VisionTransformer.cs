@@ -1,4 +1,5 @@
 using Pretrain.Models.Modules;
+using Pretrain.Models.Peft;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,10 +21,14 @@ public sealed class VisionTransformer : Module<Tensor, Tensor>
     private readonly ModuleList<EncoderBlock> blocks;
     private readonly LayerNorm norm;
 
-    public VisionTransformer(VitConfig config) : base(nameof(VisionTransformer))
+    /// <param name="config">Model shape.</param>
+    /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
+    public VisionTransformer(VitConfig config, LoraConfig? lora = null) : base(nameof(VisionTransformer))
     {
         config.Validate();
+        lora?.Validate(config.NumLayers);
         Config = config;
+        Lora = lora;
         var d = config.EmbedDim;
         patch_embed = Conv2d(config.NumChannels, d, config.PatchSize, stride: config.PatchSize);
         cls_token = config.ClassToken ? new Parameter(torch.zeros(1, 1, d)) : null;
@@ -34,13 +39,16 @@ public sealed class VisionTransformer : Module<Tensor, Tensor>
         blocks = new ModuleList<EncoderBlock>();
         for (var i = 0; i < config.NumLayers; i++)
             blocks.Add(new EncoderBlock(d, config.NumHeads, config.MlpDim, config.NormEps, postNorm: false,
-                config.QkvBias, config.Dropout, config.AttentionDropout));
+                config.QkvBias, config.Dropout, config.AttentionDropout, i, lora));
         norm = LayerNorm(d, config.NormEps);
         RegisterComponents();
     }
 
     /// <summary>The configuration this model was built from.</summary>
     public VitConfig Config { get; }
+
+    /// <summary>The LoRA settings this model was built with, or null.</summary>
+    public LoraConfig? Lora { get; }
 
     /// <summary>Number of leading non-patch tokens (1 with a class token, else 0).</summary>
     public int PrefixTokens => cls_token is null ? 0 : 1;

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Pretrain.Models.Heads;
+using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using static TorchSharp.torch;
 
@@ -17,7 +18,8 @@ internal static partial class HfEncoderKeyMap
     public static List<HfEntry> Entries(EncoderLm model, MlmHead? mlmHead, ClassifierHead? classifier)
     {
         var entries = new List<HfEntry>();
-        foreach (var (name, p) in model.named_parameters())
+        // LoRA matrices are not part of the Hugging Face model: they go to the PEFT adapter file.
+        foreach (var (name, p) in model.named_parameters().Where(p => !LoraLinear.IsAdapterParameter(p.name)))
             entries.Add(new HfEntry(Backbone(name), name, p));
         if (mlmHead is not null)
         {

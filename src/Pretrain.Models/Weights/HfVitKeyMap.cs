@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Pretrain.Models.Heads;
+using Pretrain.Models.Peft;
 using Pretrain.Models.Vision;
 
 namespace Pretrain.Models.Weights;
@@ -18,7 +19,8 @@ internal static partial class HfVitKeyMap
     {
         var sincos = model.Config.PosEmbed == "sincos";
         var entries = new List<HfEntry>();
-        foreach (var (name, p) in model.named_parameters())
+        // LoRA matrices are not part of the Hugging Face model: they go to the PEFT adapter file.
+        foreach (var (name, p) in model.named_parameters().Where(p => !LoraLinear.IsAdapterParameter(p.name)))
             entries.Add(new HfEntry(Backbone(name), name, p));
         foreach (var (name, b) in model.named_buffers())
             entries.Add(new HfEntry(Backbone(name), name, b, Fixed: sincos && name == "pos_embed"));
