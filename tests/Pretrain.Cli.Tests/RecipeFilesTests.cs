@@ -40,7 +40,17 @@ public sealed class RecipeFilesTests
     public void Smoke_recipe_trains(string relative)
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("run", Path.Combine(CliRunner.RepoRoot, relative), "--run-dir", dir["run"]);
+        var path = Path.Combine(CliRunner.RepoRoot, relative);
+        var args = new List<string> { "run", path, "--run-dir", dir["run"] };
+        // A recipe that starts from another smoke run's checkpoint (init: runs/<name>) gets that run trained first.
+        if (RecipeLoader.LoadFile(path).Init is { } init && init.Checkpoint.StartsWith("runs/", StringComparison.Ordinal))
+        {
+            var baseRecipe = Path.Combine(CliRunner.RepoRoot, "recipes", "smoke", init.Checkpoint["runs/".Length..] + ".yaml");
+            var b = CliRunner.Run("run", baseRecipe, "--run-dir", dir["base"]);
+            Assert.True(b.Code == 0, b.Err + b.Out);
+            args.AddRange(["--set", $"init.checkpoint={dir["base"]}"]);
+        }
+        var r = CliRunner.Run([.. args]);
         Assert.True(r.Code == 0, r.Err + r.Out);
         Assert.True(File.Exists(Path.Combine(dir["run"], "summary.json")));
         Assert.True(File.Exists(Path.Combine(dir["run"], "checkpoints", "latest")));

@@ -14,6 +14,36 @@ public sealed record Recipe
     public OptimizerSection Optimizer { get; init; } = new();
     public ScheduleSection Schedule { get; init; } = new();
     public TrainSection Train { get; init; } = new();
+    /// <summary>Start from an existing checkpoint (ours, or `pretrain import`ed) instead of random weights.</summary>
+    public InitSection? Init { get; init; }
+    /// <summary>Low-rank adapters on a frozen base (needs init).</summary>
+    public LoraSection? Lora { get; init; }
+}
+
+/// <summary>Where the starting weights come from.</summary>
+public sealed record InitSection
+{
+    /// <summary>A run folder (its latest checkpoint), a step folder, or a folder written by `pretrain import`.
+    /// Its config.json fixes the model's shape and its tokenizer/ the tokenizer; model sizes in the recipe are ignored.</summary>
+    public required string Checkpoint { get; init; }
+}
+
+/// <summary>LoRA (Hu et al. 2021): W + (alpha/r)·B·A on the targeted projections; everything else frozen.</summary>
+public sealed record LoraSection
+{
+    public int Rank { get; init; } = 8;
+    public double Alpha { get; init; } = 16;
+    public double Dropout { get; init; } = 0.05;
+    /// <summary>Our projection names: q_proj, k_proj, v_proj, o_proj, up_proj, down_proj, gate_proj.</summary>
+    public IReadOnlyList<string> Targets { get; init; } = ["q_proj", "v_proj"];
+    /// <summary>Block indices that get adapters (null: all).</summary>
+    public IReadOnlyList<int>? Layers { get; init; }
+    /// <summary>Scale alpha/sqrt(r) instead of alpha/r.</summary>
+    public bool UseRslora { get; init; }
+    /// <summary>Further parameters to train, as globs over our names ("*norm*", "classifier.*").</summary>
+    public IReadOnlyList<string> Trainable { get; init; } = [];
+    /// <summary>Also write the merged full model.safetensors into each checkpoint (adapter-only otherwise).</summary>
+    public bool SaveFull { get; init; }
 }
 
 /// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>

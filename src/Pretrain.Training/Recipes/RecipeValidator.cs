@@ -45,6 +45,20 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
         InRange("schedule.min_lr_ratio", r.Schedule.MinLrRatio, "[0, 1]", x => x is >= 0 and <= 1);
         CheckTrain(r.Train, r.Model);
+        if (r.Init is { } init && string.IsNullOrWhiteSpace(init.Checkpoint))
+            Add("init.checkpoint", "must name a run folder, a step folder or an imported model folder");
+        if (r.Lora is { } lora)
+        {
+            if (r.Init is null)
+                Add("lora", "needs init.checkpoint: adapters train on top of pretrained weights");
+            AtLeast("lora.rank", lora.Rank, 1);
+            Positive("lora.alpha", lora.Alpha);
+            InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);
+            if (lora.Targets.Count == 0)
+                Add("lora.targets", "must name at least one projection, e.g. [q_proj, v_proj]");
+            foreach (var t in lora.Targets.Where(t => !Pretrain.Models.Peft.LoraConfig.KnownTargets.Contains(t)))
+                Add("lora.targets", $"'{t}' is not a projection name; one of {string.Join(", ", Pretrain.Models.Peft.LoraConfig.KnownTargets)}");
+        }
     }
 
     private void CheckModel(ModelSection m)

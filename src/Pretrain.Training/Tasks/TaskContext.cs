@@ -3,6 +3,7 @@ using Pretrain.Data.Sampling;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Synthetic;
 using Pretrain.Data.Text;
+using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Recipes;
 using static TorchSharp.torch;
 
@@ -22,8 +23,15 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
     public Device Device { get; } = device;
     public DataCursor? ResumeCursor { get; } = resumeCursor;
 
-    /// <summary>The recipe's tokenizer (built once).</summary>
-    public ITextTokenizer Tokenizer => _tokenizer ??= TokenizerFactory.Create(new TokenizerOptions
+    private string? _initDir;
+
+    /// <summary>The verified step folder init.checkpoint names (null without init).</summary>
+    public string? InitDir => Recipe.Init is { } init ? _initDir ??= CheckpointLocator.Resolve(init.Checkpoint).Directory : null;
+
+    /// <summary>The tokenizer: the init checkpoint's own when there is one, else the recipe's (built once).</summary>
+    public ITextTokenizer Tokenizer => _tokenizer ??= InitDir is { } dir && Directory.Exists(Path.Combine(dir, "tokenizer"))
+        ? TokenizerFactory.Load(Path.Combine(dir, "tokenizer"))
+        : TokenizerFactory.Create(new TokenizerOptions
     {
         Kind = Recipe.Tokenizer.Kind,
         Name = Recipe.Tokenizer.Name,
@@ -32,6 +40,17 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         SpecialTokens = Recipe.Tokenizer.SpecialTokens,
         LowerCase = Recipe.Tokenizer.LowerCase,
     });
+
+    /// <summary>The recipe's LoRA settings as the models take them (null without lora).</summary>
+    public Pretrain.Models.Peft.LoraConfig? Lora => Recipe.Lora is { } l ? new Pretrain.Models.Peft.LoraConfig
+    {
+        Rank = l.Rank,
+        Alpha = l.Alpha,
+        Dropout = l.Dropout,
+        Targets = l.Targets,
+        Layers = l.Layers,
+        UseRslora = l.UseRslora,
+    } : null;
 
     /// <summary>Train files, and separate eval files when data.eval names its own (null: held-out fraction or none).</summary>
     public (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval) Files => _files ??= ResolveFiles();

@@ -1,0 +1,55 @@
+using System.Text.Json.Nodes;
+using Pretrain.Models.Weights;
+
+namespace Pretrain.Training.Tests;
+
+[Collection("torch")]
+public sealed class LoraRunTests
+{
+    private static string LoraRecipe(TempDir dir, string baseRun, int maxSteps)
+    {
+        var path = TinyRun.Recipe(dir, "lora", dropout: 0.1, maxSteps: maxSteps);
+        File.AppendAllText(path, $"init: {{checkpoint: '{baseRun}'}}\nlora: {{rank: 2, alpha: 4, targets: [q_proj, v_proj, up_proj], trainable: ['*norm*']}}\n");
+        return path;
+    }
+
+    [Fact]
+    public void Lora_run_writes_peft_adapters_trains_only_them_and_resumes_exactly()
+    {
+        using var dir = new TempDir();
+        TinyRun.Run(TinyRun.Recipe(dir, "base", maxSteps: 4), dir["base"]);
+        var baseStep = Path.Combine(dir["base"], "checkpoints", "step-00000004");
+        var recipe = LoraRecipe(dir, dir["base"], 8);
+        TinyRun.Run(recipe, dir["straight"]);
+        using (var cts = new CancellationTokenSource())
+            TinyRun.Run(recipe, dir["resumed"], observer: new StopAfter(5, cts), cancel: cts.Token);
+        TinyRun.Run(recipe, dir["resumed"], resume: "auto");
+
+        string Step(string run) => Path.Combine(dir[run], "checkpoints", "step-00000008");
+        Assert.False(File.Exists(Path.Combine(Step("straight"), "model.safetensors")), "LoRA checkpoints are adapter-only by default");
+        var adapterConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(Step("straight"), "adapter_config.json")))!.AsObject();
+        Assert.Equal("LORA", adapterConfig["peft_type"]!.GetValue<string>());
+        Assert.Equal(2, adapterConfig["r"]!.GetValue<int>());
+        Assert.Equal(Pretrain.Models.Peft.PeftAdapterLayout.Sha256File(Path.Combine(baseStep, "model.safetensors")),
+            adapterConfig["pretrain"]!["base_sha256"]!.GetValue<string>());
+
+        // Exact resume of adapters and optimizer moments.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Step("straight"), "adapter_model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(Step("resumed"), "adapter_model.safetensors")));
+
+        // The optimizer held state only for adapters and the chosen norms.
+        var moments = Safetensors.Load(Path.Combine(Step("straight"), "optimizer.safetensors")).Keys.ToList();
+        Assert.NotEmpty(moments);
+        Assert.All(moments, k => Assert.True(k.Contains("lora_", StringComparison.Ordinal) || k.Contains("norm", StringComparison.Ordinal), k));
+    }
+
+    [Fact]
+    public void Lora_without_init_is_refused_with_the_key_named()
+    {
+        using var dir = new TempDir();
+        var path = TinyRun.Recipe(dir, "lonely");
+        File.AppendAllText(path, "lora: {rank: 2}\n");
+        var e = Assert.Throws<Pretrain.Training.Recipes.RecipeException>(() => TinyRun.Run(path, dir["run"]));
+        Assert.Contains("init.checkpoint", e.Message);
+    }
+}
