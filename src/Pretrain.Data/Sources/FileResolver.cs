@@ -5,7 +5,7 @@ namespace Pretrain.Data.Sources;
 
 /// <summary>
 /// Expands file paths, directories (every <c>*.parquet</c> below them) and globs (<c>*</c>, <c>?</c>, <c>**</c>)
-/// into one sorted, de-duplicated list of absolute paths.
+/// into one sorted, de-duplicated list of absolute paths; http(s):// URLs pass through unchanged.
 /// </summary>
 public static class FileResolver
 {
@@ -45,6 +45,11 @@ public static class FileResolver
 
     private static IEnumerable<string> Expand(string pattern)
     {
+        if (ByteSource.IsUrl(pattern))
+        {
+            return [pattern]; // read with range requests (see ByteSource); not listed or globbed
+        }
+
         if (pattern.StartsWith("~/", StringComparison.Ordinal))
         {
             pattern = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), pattern[2..]);

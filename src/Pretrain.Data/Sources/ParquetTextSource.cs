@@ -293,10 +293,12 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         try
         {
             return await Retry.ExecuteAsync(
-                async ct => await ParquetReader.CreateAsync(path, null, ct).ConfigureAwait(false),
+                async ct => ByteSource.IsUrl(path)
+                    ? await OpenUrlReaderAsync(path, ct).ConfigureAwait(false)
+                    : await ParquetReader.CreateAsync(path, null, ct).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
             throw new DataException(
                 $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message}); its footer may be damaged. " +
@@ -304,9 +306,34 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Empty files and wrong magic get a clear message before Parquet.Net sees them.</summary>
+    // --- http(s) URLs: read through IByteSource (range requests, retries) -------------------------------------
+
+    /// <summary>Retries, backoff and timeouts for http(s) files (process-wide; default <see cref="HttpSourceOptions.Default"/>).</summary>
+    public static HttpSourceOptions HttpOptions { get; set; } = HttpSourceOptions.Default;
+
+    /// <summary>A reader over a block-cached range-request stream: only the footer and the row groups read are fetched.</summary>
+    private static async Task<ParquetReader> OpenUrlReaderAsync(string url, CancellationToken ct)
+    {
+        var stream = await ByteSource.OpenStreamAsync(url, HttpOptions, ct).ConfigureAwait(false);
+        try
+        {
+            return await ParquetReader.CreateAsync(stream, null, leaveStreamOpen: false, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Empty files and wrong magic get a clear message before Parquet.Net sees them (URLs: Parquet.Net checks).</summary>
     private static void CheckMagic(string path, string configKey)
     {
+        if (ByteSource.IsUrl(path))
+        {
+            return;
+        }
+
         string fix = $"Convert it to Parquet (e.g. with DuckDB or PyArrow) or {Remove(configKey)}.";
         if (!File.Exists(path))
         {
