@@ -10,7 +10,7 @@ namespace Pretrain.Onnx.Import;
 /// Within a layer, q/k/v are told apart by where their outputs enter the attention MatMuls. Names the file does give
 /// (exports keep biases' and LayerNorms' Hugging Face names) must agree with the structure, or the import stops.
 /// </summary>
-internal static class BertGraphAnalyzer
+internal static partial class BertGraphAnalyzer
 {
     private const string Layer = "encoder.layer.";
 
@@ -206,7 +206,7 @@ internal static class BertGraphAnalyzer
         foreach (var (hf, (init, _)) in tensors)
         {
             var own = init.StartsWith("bert.", StringComparison.Ordinal) ? init[5..] : init;
-            if (own != hf && (own.StartsWith("embeddings.", StringComparison.Ordinal) || own.StartsWith(Layer, StringComparison.Ordinal) || own.StartsWith("pooler.", StringComparison.Ordinal)))
+            if (own != hf && HfName().IsMatch(own))
                 problems.Add($"'{init}' is used as {hf}");
         }
         if (problems.Count > 0)
@@ -231,6 +231,10 @@ internal static class BertGraphAnalyzer
         }
         return result;
     }
+
+    /// <summary>A Hugging Face BERT tensor name (prefix removed).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(embeddings\.(word_embeddings|position_embeddings|token_type_embeddings|LayerNorm)|encoder\.layer\.\d+\.(attention|intermediate|output)\..+|encoder\.ln|pooler\.dense)\.(weight|bias)$")]
+    private static partial System.Text.RegularExpressions.Regex HfName();
 
     private static OnnxImportException Fail(string source, string message) => new($"{source}: {message}");
 }

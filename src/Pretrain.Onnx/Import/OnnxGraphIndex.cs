@@ -59,10 +59,10 @@ internal sealed class OnnxGraphIndex
 
     public int Order(NodeProto node) => _order[node];
 
-    /// <summary>Follows Identity nodes back to the value they copy.</summary>
+    /// <summary>Follows Identity and Cast nodes back to the value they copy (an fp16 export Casts its weights to float32).</summary>
     public string Resolve(string value)
     {
-        for (var i = 0; i < 64 && Producer(value) is { OpType: "Identity" } node; i++)
+        for (var i = 0; i < 64 && Producer(value) is { OpType: "Identity" or "Cast" } node; i++)
             value = node.Input[0];
         return value;
     }

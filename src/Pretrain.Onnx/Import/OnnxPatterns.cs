@@ -14,7 +14,7 @@ internal static class OnnxPatterns
             if (node.OpType == "LayerNormalization" && node.Input.Count >= 3)
             {
                 var eps = OnnxGraphIndex.Attribute(node, "epsilon")?.F ?? 1e-5f;
-                result.Add(new OnnxLayerNorm(node.Input[1], node.Input[2], Shortest(eps), node.Input[0], node.Output[0], g.Order(node)));
+                result.Add(new OnnxLayerNorm(g.Resolve(node.Input[1]), g.Resolve(node.Input[2]), Shortest(eps), node.Input[0], node.Output[0], g.Order(node)));
             }
             else if (node.OpType == "Sqrt" && Decomposed(g, node) is { } norm)
             {
