@@ -3,6 +3,7 @@ using Pretrain.Cli.Commands;
 using Pretrain.Data;
 using Pretrain.Models.Weights;
 using Pretrain.Onnx.Export;
+using Pretrain.Onnx.Import;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Recipes;
 
@@ -22,6 +23,9 @@ public static class Cli
                           [--external-data-threshold BYTES]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                           [--top-p P] [--seed S]
+          pretrain import SRC --out DIR [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
+                          [--activation gelu] [--output-name NAME]
+                          (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
           pretrain info
           pretrain --help
 
@@ -50,7 +54,8 @@ public static class Cli
                 "info" => InfoCommand.Execute(rest, stdout),
                 "export" => ExportCommand.Execute(rest, stdout),
                 "generate" => GenerateCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, export, generate, info. See pretrain --help."),
+                "import" => ImportCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, import, export, generate, info. See pretrain --help."),
             };
         }
         catch (UsageException e)
@@ -73,7 +78,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException
+        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }
