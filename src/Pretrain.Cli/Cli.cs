@@ -3,6 +3,7 @@ using Pretrain.Cli.Commands;
 using Pretrain.Data;
 using Pretrain.Models.Weights;
 using Pretrain.Onnx.Export;
+using Pretrain.Onnx.Import;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Recipes;
 
@@ -25,6 +26,9 @@ public static class Cli
           pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]
           pretrain data prepare jsonl FILES... --out DIR [--text-field text] [--fields a,b,...] [--rows-per-group N] [--shards N]
           pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]...
+          pretrain import SRC --out DIR [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
+                          [--activation gelu] [--output-name NAME]
+                          (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
           pretrain info
           pretrain --help
 
@@ -54,7 +58,8 @@ public static class Cli
                 "info" => InfoCommand.Execute(rest, stdout),
                 "export" => ExportCommand.Execute(rest, stdout),
                 "generate" => GenerateCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, export, generate, info. See pretrain --help."),
+                "import" => ImportCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, info. See pretrain --help."),
             };
         }
         catch (UsageException e)
@@ -77,7 +82,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException
+        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }

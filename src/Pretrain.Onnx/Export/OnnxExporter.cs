@@ -86,6 +86,20 @@ public static class OnnxExporter
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
     }
 
+    /// <summary>Emits and writes an encoder's graph; returns whether the weights went to model.onnx_data.</summary>
+    internal static bool WriteEncoder(EncoderLm model, string directory, ExportOptions options)
+    {
+        var c = model.Config;
+        var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype);
+        var metadata = new Dictionary<string, string>
+        {
+            ["pretrain.arch"] = c.PostNorm ? "bert" : "bert-preln",
+            ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
+            ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
+        };
+        return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
+    }
+
     /// <summary>The output folder may be new, empty, or an earlier export (it holds model.onnx); nothing else is replaced.</summary>
     private static void CheckOutput(string output)
     {

@@ -27,6 +27,8 @@ public static class CheckpointLocator
             Verify(full);
             return new ResolvedCheckpoint(full, step, []);
         }
+        if (File.Exists(Path.Combine(full, CheckpointNames.Manifest)))
+            return new ResolvedCheckpoint(full, VerifyStandalone(full, path), []);
         if (CheckpointNames.TryParseTmp(name, out _))
         {
             throw new CheckpointException($"'{path}' is an unfinished checkpoint (its save did not complete); "
@@ -68,7 +70,14 @@ public static class CheckpointLocator
         if (!Directory.Exists(full))
             throw new CheckpointException($"checkpoint folder '{stepDir}' does not exist; {Usage}");
         if (!CheckpointNames.TryParseStep(Path.GetFileName(Path.TrimEndingDirectorySeparator(full)), out long step))
+        {
+            if (File.Exists(Path.Combine(full, CheckpointNames.Manifest)))
+            {
+                VerifyStandalone(full, stepDir);
+                return;
+            }
             throw new CheckpointException($"'{stepDir}' is not a step folder (expected a name like step-00001000); {Usage}");
+        }
         string? problem = CheckpointManifest.FindProblem(full, step);
         if (problem is not null)
         {
@@ -76,6 +85,19 @@ public static class CheckpointLocator
                 + "Restore the checkpoint's files, or pass an earlier step folder or the run folder (which falls back "
                 + "to the newest valid checkpoint)");
         }
+    }
+
+    /// <summary>A checkpoint folder outside a run (written by <c>pretrain import</c>): its manifest's own step is checked.</summary>
+    private static long VerifyStandalone(string full, string shown)
+    {
+        var manifest = CheckpointManifest.TryRead(full, out string? problem);
+        problem ??= CheckpointManifest.FindProblem(full, manifest!.Step);
+        if (problem is not null)
+        {
+            throw new CheckpointException($"'{shown}' failed its manifest ({problem}); it will not be loaded. "
+                + "Restore the checkpoint's files, or import the model again");
+        }
+        return manifest!.Step;
     }
 
     private static ResolvedCheckpoint FromCheckpointsDir(string checkpointsDir)

@@ -72,6 +72,46 @@ public sealed class CheckpointManager
         return Path.GetFullPath(final);
     }
 
+    /// <summary>
+    /// Writes one standalone checkpoint folder (what <c>pretrain import</c> makes: a step folder that lives outside a
+    /// run) crash-safely: <paramref name="write"/> fills a hidden sibling <c>.NAME.tmp/</c>, manifest.json is added and
+    /// fsynced, then it is renamed to <paramref name="folder"/>. If <paramref name="write"/> throws, the tmp folder is
+    /// removed and <paramref name="folder"/> is left as it was. An existing folder is replaced only when it is empty
+    /// or an earlier checkpoint (it has manifest.json).
+    /// </summary>
+    /// <returns>The full path of the folder.</returns>
+    public static string SaveFolder(string folder, Action<string> write, long step = 0)
+    {
+        string full = Path.GetFullPath(Path.TrimEndingDirectorySeparator(folder));
+        if (File.Exists(full))
+            throw new CheckpointException($"'{folder}' is a file; pass a folder for the checkpoint.");
+        bool exists = Directory.Exists(full);
+        if (exists && Directory.EnumerateFileSystemEntries(full).Any() && !File.Exists(Path.Combine(full, CheckpointNames.Manifest)))
+            throw new CheckpointException($"'{folder}' is not empty and holds no earlier checkpoint (manifest.json); pass a new or empty folder.");
+        string parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"'{folder}' has no parent folder.");
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, "." + Path.GetFileName(full) + CheckpointNames.TmpSuffix);
+        if (Directory.Exists(tmp))
+            Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            write(tmp);
+            CheckpointManifest.Write(tmp, step, null);
+            DurableIo.SyncDirectory(tmp);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+        if (exists)
+            Directory.Delete(full, recursive: true);
+        Directory.Move(tmp, full);
+        DurableIo.SyncDirectory(parent);
+        return full;
+    }
+
     /// <summary>Complete step folders (not *.tmp), ascending by step, as full paths.</summary>
     public IReadOnlyList<string> List() => ListSteps(_dir).Select(s => s.Path).ToList();
 
