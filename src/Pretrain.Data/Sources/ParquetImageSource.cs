@@ -231,10 +231,10 @@ public sealed class ParquetImageSource : IDisposable
 
         switch (field)
         {
-            case StructField s when s.Fields.FirstOrDefault(f => f.Name == "bytes") is DataField { IsArray: false } b && b.ClrType == typeof(byte[]):
+            case StructField s when s.Fields.FirstOrDefault(f => f.Name == "bytes") is DataField { IsArray: false } b && IsBinary(b):
                 var p = s.Fields.FirstOrDefault(f => f.Name == "path") as DataField;
-                return (b, p is { IsArray: false } && p.ClrType == typeof(string) ? p : null);
-            case DataField { IsArray: false } d when d.ClrType == typeof(byte[]):
+                return (b, p is { IsArray: false } && (p.ClrType == typeof(string) || p.ClrType == typeof(ReadOnlyMemory<char>)) ? p : null);
+            case DataField { IsArray: false } d when IsBinary(d):
                 return (d, null);
             default:
                 throw new DataException(
@@ -243,6 +243,8 @@ public sealed class ParquetImageSource : IDisposable
                     "images with `pretrain data prepare images`.");
         }
     }
+
+    private static bool IsBinary(DataField field) => field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
 
     private static DataField FindLabelColumn(ParquetSchema schema, string path, string column, string configKey)
     {

@@ -9,6 +9,9 @@ namespace Pretrain.Data.Vision;
 /// </summary>
 public static class ImageCodec
 {
+    /// <summary>byte → byte / 255f (exactly what torchvision's ToTensor computes).</summary>
+    private static readonly float[] Unit = Enumerable.Range(0, 256).Select(b => b / 255f).ToArray();
+
     /// <summary>Decoded pixels as 0..1 planes, or null when the bytes are not an image Skia can decode (or are truncated).</summary>
     public static ImagePlanes? Decode(byte[] bytes)
     {
@@ -40,13 +43,12 @@ public static class ImageCodec
         }
 
         int h = info.Height, w = info.Width, n = h * w;
-        const float Scale = 1f / 255f;
         if (gray)
         {
             var planes = new float[n];
             for (int i = 0; i < n; i++)
             {
-                planes[i] = pixels[i] * Scale;
+                planes[i] = Unit[pixels[i]];
             }
 
             return new ImagePlanes(planes, 1, h, w);
@@ -55,9 +57,9 @@ public static class ImageCodec
         var rgb = new float[3 * n];
         for (int i = 0; i < n; i++)
         {
-            rgb[i] = pixels[4 * i] * Scale;
-            rgb[n + i] = pixels[(4 * i) + 1] * Scale;
-            rgb[(2 * n) + i] = pixels[(4 * i) + 2] * Scale;
+            rgb[i] = Unit[pixels[4 * i]];
+            rgb[n + i] = Unit[pixels[(4 * i) + 1]];
+            rgb[(2 * n) + i] = Unit[pixels[(4 * i) + 2]];
         }
 
         return new ImagePlanes(rgb, 3, h, w);
