@@ -17,6 +17,8 @@ public static class Cli
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
           pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
+          pretrain data prepare images DIR --out OUT [--rows-per-group N] [--rows-per-file N] [--seed S]
+          pretrain data prepare idx IMAGES.idx[.gz] LABELS.idx[.gz] --out OUT [--rows-per-group N] [--rows-per-file N] [--classes a,b,...]
           pretrain info
           pretrain --help
 
