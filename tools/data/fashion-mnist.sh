@@ -63,4 +63,5 @@ for split in train:train test:t10k; do
     --out "$out/$name" --rows-per-group "$rows_per_group" --classes "$classes"
   touch "$out/$name/.complete"
 done
+rm -rf "$extract" # the .deb stays in $debs; the Parquet shards are what later runs read
 echo "fashion-mnist: $out/train and $out/test"
