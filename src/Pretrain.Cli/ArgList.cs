@@ -16,7 +16,7 @@ public sealed class ArgList
             if (!a.StartsWith("--", StringComparison.Ordinal)) { _positionals.Add(a); continue; }
             int eq = a.IndexOf('=', StringComparison.Ordinal);
             if (eq > 0) { _options.Add((a[..eq], a[(eq + 1)..])); continue; }
-            bool isFlag = i + 1 >= list.Count || list[i + 1].StartsWith("--", StringComparison.Ordinal);
+            bool isFlag = flags.Contains(a) || i + 1 >= list.Count || list[i + 1].StartsWith("--", StringComparison.Ordinal);
             _options.Add((a, isFlag ? null : list[++i]));
         }
     }
@@ -30,6 +30,15 @@ public sealed class ArgList
         if (hits.Count > 1) throw new UsageException($"{name} given more than once.");
         if (hits.Count == 1 && hits[0].Value is null) throw new UsageException($"{name} needs a value.");
         return hits.Count == 0 ? null : hits[0].Value;
+    }
+
+    /// <summary>Whether a flag (an option without a value, listed in the constructor's flags) was given.</summary>
+    public bool Flag(string name)
+    {
+        _consumed.Add(name);
+        var hits = _options.Where(o => o.Name == name).ToList();
+        if (hits.Any(h => h.Value is not null)) throw new UsageException($"{name} takes no value.");
+        return hits.Count > 0;
     }
 
     public IReadOnlyList<string> Many(string name)

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Pretrain.Cli.Commands;
 using Pretrain.Data;
 using Pretrain.Models.Weights;
+using Pretrain.Onnx.Export;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Recipes;
 
@@ -17,13 +18,23 @@ public static class Cli
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
           pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
+          pretrain export CHECKPOINT --out DIR [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
+                          [--external-data-threshold BYTES]
+          pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+                          [--top-p P] [--seed S]
+          pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]
+          pretrain data prepare jsonl FILES... --out DIR [--text-field text] [--fields a,b,...] [--rows-per-group N] [--shards N]
           pretrain data prepare images DIR --out OUT [--rows-per-group N] [--rows-per-file N] [--seed S]
           pretrain data prepare idx IMAGES.idx[.gz] LABELS.idx[.gz] --out OUT [--rows-per-group N] [--rows-per-file N] [--classes a,b,...]
+          pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]...
           pretrain info
           pretrain --help
 
         exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
         """;
+
+    /// <summary>Options of any command that never take a value.</summary>
+    private static readonly string[] Flags = ["--with-past", "--no-validate"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -36,13 +47,16 @@ public static class Cli
                 stdout.WriteLine(Usage);
                 return args.Length == 0 ? 2 : 0;
             }
-            var rest = new ArgList(args[1..]);
+            var rest = new ArgList(args[1..], Flags);
             return args[0] switch
             {
                 "run" => RunCommand.Execute(rest, stdout),
                 "data" => DataCommand.Execute(rest, stdout),
+                "tokenizer" => TokenizerCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, info. See pretrain --help."),
+                "export" => ExportCommand.Execute(rest, stdout),
+                "generate" => GenerateCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, export, generate, info. See pretrain --help."),
             };
         }
         catch (UsageException e)
@@ -65,7 +79,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException
+        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }

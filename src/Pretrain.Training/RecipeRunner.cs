@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Pretrain.Data.Datasets;
 using Pretrain.Data.Sampling;
-using Pretrain.Data.Sources;
-using Pretrain.Data.Synthetic;
-using Pretrain.Data.Text;
-using Pretrain.Models.Text;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
@@ -73,43 +68,14 @@ public static class RecipeRunner
         random.manual_seed(train.Seed);
         var device = ResolveDevice(train.Device);
 
-        var tokenizer = TokenizerFactory.Create(recipe.Tokenizer.Kind, recipe.Tokenizer.Name, recipe.Tokenizer.EosToken);
-        var (trainFiles, evalFiles) = ResolveData(recipe.Data, runDir);
-        var config = ModelConfig(recipe.Model, tokenizer);
-
-        using var model = new DecoderLm(config);
-        model.InitializeWeights(train.Seed);
-        model.to(device);
         var resumeState = from is null ? null : TrainerState.Load(Path.Combine(from.Directory, "trainer_state.json"));
-        int seqLen = train.SeqLen;
-        var data = recipe.Data;
-        double holdout = data.Eval?.Fraction ?? 0;
-        PackedTextOptions TextOptions(IReadOnlyList<string> files, DataSplit split, string key) => new()
-        {
-            Files = files,
-            TextColumn = split.TextColumn,
-            TokenColumn = split.TokenColumn,
-            BlockSize = seqLen,
-            Seed = train.Seed,
-            Prefetch = data.Prefetch,
-            ConfigKey = key,
-        };
-        using var task = new CausalLmTask(model, tokenizer,
-            cursor => new PackedTextStream(
-                TextOptions(trainFiles, data.Train, "data.train") with { HoldoutFraction = holdout, HoldoutSide = false }, tokenizer, cursor),
-            data.Eval is null ? null : () => new PackedTextStream(
-                TextOptions(evalFiles ?? trainFiles, evalFiles is null ? data.Train : data.Eval, "data.eval") with
-                {
-                    HoldoutFraction = evalFiles is null ? holdout : 0,
-                    HoldoutSide = evalFiles is null,
-                    Shuffle = false,
-                    MaxEpochs = 1,
-                }, tokenizer),
-            device,
+        var context = new TaskContext(recipe, runDir, device,
             resumeState is null ? null : DataCursor.FromJson(resumeState.Cursor.GetRawText()));
+        using var task = TrainingTasks.Create(context);
+        var model = task.Model;
+        var data = recipe.Data;
 
-        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)),
-            (_, p) => p.dim() >= 2, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
+        using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), task.Decays, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
             recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
         TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, task, optimizer);
 
@@ -127,8 +93,7 @@ public static class RecipeRunner
             Observer = observer,
         };
 
-        observer.OnMessage($"{recipe.Name}: {config.Arch} {model.ParameterCount() / 1e6:F2}M parameters, vocab {config.VocabSize}, " +
-            $"{trainFiles.Count} train file(s), run folder {runDir}");
+        observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), run folder {runDir}");
         var final = new Trainer(parts).Run(state, cancel);
 
         var summary = Summarize(recipe, final, model, metrics.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
@@ -148,50 +113,7 @@ public static class RecipeRunner
         _ => new Device(name),
     };
 
-    /// <summary>Train files and optional separate eval files; synthetic splits are generated into the run folder.</summary>
-    private static (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval) ResolveData(DataSection data, string runDir)
-    {
-        IReadOnlyList<string> Files(DataSplit split, string key) => split switch
-        {
-            { Synthetic: { } s } => SyntheticText.Write(
-                Path.Combine(runDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
-                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
-            { Files: { } f } => FileResolver.Resolve(f, $"data.{key}.files"),
-            _ => throw new RecipeException($"data.{key} needs files or synthetic."),
-        };
-        var train = Files(data.Train, "train");
-        var eval = data.Eval is { Files: null, Synthetic: null } or null ? null : Files(data.Eval, "eval");
-        return (train, eval);
-    }
-
-    /// <summary>Maps the recipe's model section to the model's typed config (vocab from the tokenizer by default).</summary>
-    public static DecoderLmConfig ModelConfig(ModelSection m, ITextTokenizer tokenizer)
-    {
-        int vocab = m.VocabSize ?? (tokenizer.VocabSize + 63) / 64 * 64;
-        if (vocab < tokenizer.VocabSize)
-            throw new RecipeException($"model.vocab_size ({vocab}) is smaller than the tokenizer's vocabulary ({tokenizer.VocabSize}). Remove it to use the tokenizer's size.");
-        var config = new DecoderLmConfig
-        {
-            Arch = m.Arch,
-            VocabSize = vocab,
-            MaxSeqLen = m.MaxSeqLen,
-            EmbedDim = m.EmbedDim,
-            NumLayers = m.NumLayers,
-            NumHeads = m.NumHeads,
-            NumKvHeads = m.NumKvHeads,
-            MlpHiddenDim = m.MlpHiddenDim,
-            Dropout = m.Dropout,
-            TieEmbeddings = m.TieEmbeddings,
-            NormEps = m.NormEps,
-            RopeTheta = m.RopeTheta,
-            Bias = m.Bias,
-        };
-        try { config.Validate(); }
-        catch (ArgumentException e) { throw new RecipeException(e.Message, e); }
-        return config;
-    }
-
-    private static Dictionary<string, object?> Summarize(Recipe recipe, TrainerState final, DecoderLm model, string metricsPath, bool stoppedEarly)
+    private static Dictionary<string, object?> Summarize(Recipe recipe, TrainerState final, TorchSharp.torch.nn.Module model, string metricsPath, bool stoppedEarly)
     {
         var rows = MetricsLog.Read(metricsPath);
         var trainRows = rows.Where(r => r.ContainsKey("loss")).ToList();
@@ -207,7 +129,7 @@ public static class RecipeRunner
             ["first_eval_loss"] = evalRows.FirstOrDefault()?["eval_loss"]?.GetValue<double>(),
             ["wall_time_s"] = final.ElapsedSeconds,
             ["tokens_per_s_median"] = tps.Count > 0 ? tps[tps.Count / 2] : null,
-            ["parameters"] = model.ParameterCount(),
+            ["parameters"] = model.parameters().Sum(p => p.numel()),
             ["peak_memory_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
             ["best_eval_loss"] = final.BestMetric,
             ["best_step"] = final.BestStep,

@@ -4,9 +4,10 @@ namespace Pretrain.Data.Text;
 
 /// <summary>
 /// Byte-level tokenizer: ids 0..255 are the UTF-8 bytes of the text, then the special tokens in the order given
-/// (the first is EOS, id 256). No merges, so it needs no files and suits tiny models and tests.
+/// (the first is EOS, id 256). No merges, so it needs no files and suits tiny models and tests. Conventional
+/// specials (&lt;pad&gt;, &lt;mask&gt;, …) among the special tokens are reported by <see cref="ISpecialTokens"/>.
 /// </summary>
-public sealed class ByteLevelTokenizer : ITextTokenizer
+public sealed class ByteLevelTokenizer : ITextTokenizer, ISpecialTokens
 {
     private readonly string[] _specials;
 
@@ -24,7 +25,23 @@ public sealed class ByteLevelTokenizer : ITextTokenizer
         }
 
         _specials = [.. specialTokens];
+        var ids = SpecialTokenIds.Find(t => Array.IndexOf(_specials, t) is var i and >= 0 ? 256 + i : null);
+        PadId = ids.PadId;
+        ClsId = ids.ClsId;
+        SepId = ids.SepId;
+        MaskId = ids.MaskId;
+        UnkId = ids.UnkId;
     }
+
+    public int? PadId { get; }
+
+    public int? ClsId { get; }
+
+    public int? SepId { get; }
+
+    public int? MaskId { get; }
+
+    public int? UnkId { get; }
 
     public string Kind => "byte";
 

@@ -6,7 +6,7 @@ namespace Pretrain.Data.Text;
 /// </summary>
 public interface ITextTokenizer
 {
-    /// <summary>"byte" or "tiktoken"; written to <c>tokenizer_config.json</c>.</summary>
+    /// <summary>One of <see cref="TokenizerFactory.Kinds"/>; written to <c>tokenizer_config.json</c>.</summary>
     string Kind { get; }
 
     /// <summary>Number of ids, special tokens included (the embedding table size needed).</summary>

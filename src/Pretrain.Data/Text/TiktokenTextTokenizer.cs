@@ -9,7 +9,7 @@ namespace Pretrain.Data.Text;
 /// Special tokens written literally in the text (e.g. <c>&lt;|endoftext|&gt;</c>) encode to their special id,
 /// as the Hugging Face GPT-2 tokenizer does.
 /// </summary>
-public sealed class TiktokenTextTokenizer : ITextTokenizer
+public sealed class TiktokenTextTokenizer : ITextTokenizer, ISpecialTokens
 {
     /// <summary>Where each encoding's ranks live: data package, embedded resource, and a model name that selects its regex.</summary>
     private sealed record Encoding(string Name, string DataPackage, string Resource, string Model, Func<TiktokenTokenizer> Create);
@@ -45,7 +45,23 @@ public sealed class TiktokenTextTokenizer : ITextTokenizer
         EosId = eos;
         // Special tokens sit at the top of every tiktoken vocabulary, so the largest id bounds it.
         VocabSize = specials.Values.Max() + 1;
+        var ids = SpecialTokenIds.Find(t => specials.TryGetValue(t, out int id) ? id : null);
+        PadId = ids.PadId;
+        ClsId = ids.ClsId;
+        SepId = ids.SepId;
+        MaskId = ids.MaskId;
+        UnkId = ids.UnkId;
     }
+
+    public int? PadId { get; }
+
+    public int? ClsId { get; }
+
+    public int? SepId { get; }
+
+    public int? MaskId { get; }
+
+    public int? UnkId { get; }
 
     /// <summary>Creates the named encoding from its data package.</summary>
     public static TiktokenTextTokenizer Create(string? name, string eosToken)

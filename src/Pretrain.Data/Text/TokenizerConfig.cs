@@ -15,7 +15,7 @@ public sealed record TokenizerConfig
     [JsonPropertyName("kind")]
     public required string Kind { get; init; }
 
-    /// <summary>Encoding name for tiktoken (gpt2, r50k_base, cl100k_base, o200k_base); null for byte.</summary>
+    /// <summary>Encoding name for tiktoken (gpt2, r50k_base, cl100k_base, o200k_base); null for other kinds.</summary>
     [JsonPropertyName("name")]
     public string? Name { get; init; }
 
@@ -28,7 +28,8 @@ public sealed record TokenizerConfig
     [JsonPropertyName("vocab_size")]
     public int VocabSize { get; init; }
 
-    /// <summary>Special tokens in id order (byte-level: ids 256, 257, ...).</summary>
+    /// <summary>Special tokens: byte-level in id order (ids 256, 257, ...); vocabulary-based kinds the recipe's
+    /// specials, EOS first (ids from the vocabulary, or appended after it in this order).</summary>
     [JsonPropertyName("special_tokens")]
     public IReadOnlyList<string> SpecialTokens { get; init; } = [];
 
@@ -36,7 +37,19 @@ public sealed record TokenizerConfig
     [JsonPropertyName("ranks_file")]
     public string? RanksFile { get; init; }
 
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+    /// <summary>Model files beside this one (vocab.txt, tokenizer.model, vocab.json + merges.txt, tokenizer.json).</summary>
+    [JsonPropertyName("files")]
+    public IReadOnlyList<string>? Files { get; init; }
+
+    /// <summary>WordPiece / hf-json: lower-case before splitting.</summary>
+    [JsonPropertyName("lower_case")]
+    public bool? LowerCase { get; init; }
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public void Write(string directory)
     {

@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,10 +13,10 @@ namespace Pretrain.Models.Modules;
 /// </summary>
 public sealed class CausalSelfAttention : Module<Tensor, Tensor>
 {
-    private readonly Linear q_proj; // d -> H·Dh
-    private readonly Linear k_proj; // d -> Hkv·Dh
-    private readonly Linear v_proj; // d -> Hkv·Dh
-    private readonly Linear o_proj; // H·Dh -> d: a residual output projection (scaled init)
+    private readonly Module<Tensor, Tensor> q_proj; // d -> H·Dh (Linear or LoraLinear)
+    private readonly Module<Tensor, Tensor> k_proj; // d -> Hkv·Dh
+    private readonly Module<Tensor, Tensor> v_proj; // d -> Hkv·Dh
+    private readonly Module<Tensor, Tensor> o_proj; // H·Dh -> d: a residual output projection (scaled init)
 
     private readonly int _heads;
     private readonly int _kvHeads;
@@ -24,7 +25,10 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
     private readonly double _ropeTheta;
     private readonly double _dropout;
 
-    public CausalSelfAttention(DecoderLmConfig config) : base(nameof(CausalSelfAttention))
+    /// <param name="config">Model shape.</param>
+    /// <param name="layer">Index of the block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
+    public CausalSelfAttention(DecoderLmConfig config, int layer = 0, LoraConfig? lora = null) : base(nameof(CausalSelfAttention))
     {
         _heads = config.NumHeads;
         _kvHeads = config.KvHeads;
@@ -33,10 +37,11 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         _ropeTheta = config.RopeTheta;
         _dropout = config.Dropout;
         var d = config.EmbedDim;
-        q_proj = Linear(d, _heads * _headDim, hasBias: config.UseBias);
-        k_proj = Linear(d, _kvHeads * _headDim, hasBias: config.UseBias);
-        v_proj = Linear(d, _kvHeads * _headDim, hasBias: config.UseBias);
-        o_proj = Linear(_heads * _headDim, d, hasBias: config.UseBias);
+        var bias = config.UseBias;
+        q_proj = Projection.Create(d, _heads * _headDim, bias, nameof(q_proj), layer, lora);
+        k_proj = Projection.Create(d, _kvHeads * _headDim, bias, nameof(k_proj), layer, lora);
+        v_proj = Projection.Create(d, _kvHeads * _headDim, bias, nameof(v_proj), layer, lora);
+        o_proj = Projection.Create(_heads * _headDim, d, bias, nameof(o_proj), layer, lora);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -16,12 +17,15 @@ public sealed class DecoderBlock : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> mlp;
     private readonly double _dropout;
 
-    public DecoderBlock(DecoderLmConfig config) : base(nameof(DecoderBlock))
+    /// <param name="config">Model shape.</param>
+    /// <param name="layer">Index of this block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
+    public DecoderBlock(DecoderLmConfig config, int layer = 0, LoraConfig? lora = null) : base(nameof(DecoderBlock))
     {
         norm1 = Norm(config);
-        attn = new CausalSelfAttention(config);
+        attn = new CausalSelfAttention(config, layer, lora);
         norm2 = Norm(config);
-        mlp = config.IsLlama ? new SwiGluMlp(config) : new GeluMlp(config);
+        mlp = config.IsLlama ? new SwiGluMlp(config, layer, lora) : new GeluMlp(config, layer, lora);
         _dropout = config.Dropout;
         RegisterComponents();
     }

@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,13 +9,16 @@ namespace Pretrain.Models.Modules;
 /// <summary>GPT-2 feed-forward: down_proj(gelu_tanh(up_proj(x))) (Radford et al. 2019; GELU: Hendrycks and Gimpel 2016).</summary>
 public sealed class GeluMlp : Module<Tensor, Tensor>
 {
-    private readonly Linear up_proj;   // d -> hidden
-    private readonly Linear down_proj; // hidden -> d: a residual output projection (scaled init)
+    private readonly Module<Tensor, Tensor> up_proj;   // d -> hidden (Linear or LoraLinear)
+    private readonly Module<Tensor, Tensor> down_proj; // hidden -> d: a residual output projection (scaled init)
 
-    public GeluMlp(DecoderLmConfig config) : base(nameof(GeluMlp))
+    /// <param name="config">Model shape.</param>
+    /// <param name="layer">Index of the block, for <see cref="LoraConfig.Layers"/>.</param>
+    /// <param name="lora">LoRA settings; null for plain linear projections.</param>
+    public GeluMlp(DecoderLmConfig config, int layer = 0, LoraConfig? lora = null) : base(nameof(GeluMlp))
     {
-        up_proj = Linear(config.EmbedDim, config.MlpDim, hasBias: config.UseBias);
-        down_proj = Linear(config.MlpDim, config.EmbedDim, hasBias: config.UseBias);
+        up_proj = Projection.Create(config.EmbedDim, config.MlpDim, config.UseBias, nameof(up_proj), layer, lora);
+        down_proj = Projection.Create(config.MlpDim, config.EmbedDim, config.UseBias, nameof(down_proj), layer, lora);
         RegisterComponents();
     }
 

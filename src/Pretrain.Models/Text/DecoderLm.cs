@@ -1,4 +1,5 @@
 using Pretrain.Models.Modules;
+using Pretrain.Models.Peft;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,8 @@ namespace Pretrain.Models.Text;
 /// <summary>
 /// Decoder-only causal language model: token ids (B, T) int64 → next-token logits (B, T, V).
 /// GPT-2 (Radford et al. 2019) or Llama (Touvron et al. 2023) by <see cref="DecoderLmConfig.Arch"/>.
-/// State-dict keys are the field names: tok_embed, pos_embed (gpt2), blocks.{i}.*, norm, lm_head (untied only).
+/// State-dict keys are the field names: tok_embed, pos_embed (gpt2), blocks.{i}.*, norm, lm_head (untied only);
+/// with LoRA, the targeted projections add blocks.{i}.….lora_a / lora_b beside their weight and bias.
 /// </summary>
 public sealed class DecoderLm : Module<Tensor, Tensor>
 {
@@ -19,15 +21,19 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> norm;   // final norm
     private readonly Linear? lm_head;               // (V, C), only when embeddings are not tied
 
-    public DecoderLm(DecoderLmConfig config) : base(nameof(DecoderLm))
+    /// <param name="config">Model shape.</param>
+    /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
+    public DecoderLm(DecoderLmConfig config, LoraConfig? lora = null) : base(nameof(DecoderLm))
     {
         config.Validate();
+        lora?.Validate(config.NumLayers);
         Config = config;
+        Lora = lora;
         tok_embed = Embedding(config.VocabSize, config.EmbedDim);
         pos_embed = config.IsLlama ? null : Embedding(config.MaxSeqLen, config.EmbedDim);
         blocks = new ModuleList<DecoderBlock>();
         for (var i = 0; i < config.NumLayers; i++)
-            blocks.Add(new DecoderBlock(config));
+            blocks.Add(new DecoderBlock(config, i, lora));
         norm = DecoderBlock.Norm(config);
         lm_head = config.TieEmbeddings ? null : Linear(config.EmbedDim, config.VocabSize, hasBias: false);
         RegisterComponents();
@@ -35,6 +41,9 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
 
     /// <summary>The configuration this model was built from.</summary>
     public DecoderLmConfig Config { get; }
+
+    /// <summary>The LoRA settings this model was built with, or null.</summary>
+    public LoraConfig? Lora { get; }
 
     public override Tensor forward(Tensor input_ids) // (B, T) int64 -> (B, T, V)
     {
@@ -56,7 +65,8 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
     /// GPT-2 initialisation (nanoGPT): every matrix and embedding N(0, 0.02); the residual output projections
     /// (attn.o_proj, mlp.down_proj) N(0, 0.02/√(2·layers)) (GPT-2 paper §2.3); biases 0; norm weights 1.
     /// Draws from a CPU generator seeded with <paramref name="seed"/>, so the result depends on nothing else
-    /// (not the global RNG, not the device the model is on).
+    /// (not the global RNG, not the device the model is on). LoRA matrices are left as built (B stays zero), so the
+    /// base weights are drawn exactly as in a model without LoRA.
     /// </summary>
     public void InitializeWeights(long seed)
     {
@@ -64,8 +74,11 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
         var residualStd = std / Math.Sqrt(2.0 * Config.NumLayers);
         using var generator = new Generator(unchecked((ulong)seed), torch.CPU);
         using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();   // in-place ops return wrappers; free them now, not at GC
         foreach (var (name, p) in named_parameters())
         {
+            if (LoraLinear.IsAdapterParameter(name))
+                continue;
             if (p.dim() >= 2)
             {
                 var s = name.EndsWith(".o_proj.weight", StringComparison.Ordinal)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -114,8 +115,10 @@ public static class HfDecoderLayout
     /// <summary>The model configuration described by a Hugging Face config.json (gpt2 or llama).</summary>
     public static DecoderLmConfig ConfigFromJson(JsonObject json) => HfDecoderConfig.FromJson(json);
 
+    // LoRA matrices are not part of the Hugging Face model: they go to the PEFT adapter file (Peft/PeftAdapterLayout).
     private static Dictionary<string, Tensor> Parameters(DecoderLm model) =>
-        model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
+        model.named_parameters().Where(p => !LoraLinear.IsAdapterParameter(p.name))
+            .ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
 
     private static Tensor Fuse(Tensor[] qkv)
     {

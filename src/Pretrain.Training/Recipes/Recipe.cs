@@ -19,7 +19,10 @@ public sealed record Recipe
 /// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>
 public sealed record ModelSection
 {
-    /// <summary>gpt2 (learned positions, LayerNorm, GELU) or llama (RoPE, RMSNorm, SwiGLU).</summary>
+    /// <summary>
+    /// gpt2 (learned positions, LayerNorm, GELU), llama (RoPE, RMSNorm, SwiGLU), bert (bidirectional encoder,
+    /// post-LN unless post_norm is false) or vit (vision transformer, pre-LN).
+    /// </summary>
     public string Arch { get; init; } = "gpt2";
     /// <summary>Defaults to the tokenizer's vocabulary size (rounded up to a multiple of 64).</summary>
     public int? VocabSize { get; init; }
@@ -29,31 +32,82 @@ public sealed record ModelSection
     public int NumHeads { get; init; } = 12;
     /// <summary>Grouped-query attention (llama); defaults to num_heads.</summary>
     public int? NumKvHeads { get; init; }
-    /// <summary>Defaults to 4·embed_dim (gpt2) or the Llama rule 2/3·4·embed_dim rounded to 64 (llama).</summary>
+    /// <summary>Defaults to 4·embed_dim (gpt2, bert, vit) or the Llama rule 2/3·4·embed_dim rounded to 64 (llama).</summary>
     public int? MlpHiddenDim { get; init; }
     public double Dropout { get; init; }
+    /// <summary>Dropout on attention probabilities (bert, vit); defaults to dropout.</summary>
+    public double? AttentionDropout { get; init; }
     public bool TieEmbeddings { get; init; } = true;
-    public double NormEps { get; init; } = 1e-5;
+    /// <summary>Defaults to 1e-5 (gpt2, llama) or 1e-12 (bert, vit: the Hugging Face defaults).</summary>
+    public double? NormEps { get; init; }
     public double RopeTheta { get; init; } = 10000;
-    /// <summary>Biases in linear layers; defaults true for gpt2, false for llama.</summary>
+    /// <summary>Biases in linear layers; defaults true for gpt2, false for llama (bert and vit: always, qkv_bias for vit).</summary>
     public bool? Bias { get; init; }
+    /// <summary>bert: segment (token type) vocabulary; 0 drops segment embeddings.</summary>
+    public int TypeVocabSize { get; init; } = 2;
+    /// <summary>bert: true for BERT's post-LN blocks; false for pre-LN with a final norm.</summary>
+    public bool PostNorm { get; init; } = true;
+    /// <summary>vit: square input size in pixels.</summary>
+    public int ImageSize { get; init; } = 224;
+    /// <summary>vit: square patch size in pixels.</summary>
+    public int PatchSize { get; init; } = 16;
+    /// <summary>vit: input channels (1 for grayscale).</summary>
+    public int Channels { get; init; } = 3;
+    /// <summary>vit: cls (class token) or mean (average of patch tokens).</summary>
+    public string GlobalPool { get; init; } = "cls";
+    /// <summary>vit: learned or sincos (fixed 2-D, as MAE).</summary>
+    public string PosEmbed { get; init; } = "learned";
+    public bool QkvBias { get; init; } = true;
 }
 
-/// <summary>What the loss is.</summary>
+/// <summary>What the loss is, with each objective's settings (paper defaults).</summary>
 public sealed record ObjectiveSection
 {
-    /// <summary>clm: next-token prediction on packed blocks.</summary>
+    /// <summary>clm (next token), mlm (BERT masked LM), mae (masked autoencoder), simclr (NT-Xent on two image views), simcse (dropout-noise InfoNCE on text).</summary>
     public string Kind { get; init; } = "clm";
+    /// <summary>mlm: share of tokens chosen for prediction (80% [MASK], 10% random, 10% kept).</summary>
+    public double MaskProbability { get; init; } = 0.15;
+    /// <summary>mlm: choose whole words (all their pieces) instead of single tokens.</summary>
+    public bool WholeWord { get; init; }
+    /// <summary>mae: share of patches hidden from the encoder.</summary>
+    public double MaskRatio { get; init; } = 0.75;
+    /// <summary>mae: regress per-patch normalised pixels.</summary>
+    public bool NormPixLoss { get; init; } = true;
+    public int DecoderDim { get; init; } = 512;
+    public int DecoderLayers { get; init; } = 8;
+    public int DecoderHeads { get; init; } = 16;
+    /// <summary>simclr / simcse temperature; defaults 0.5 (simclr, small batches) and 0.05 (simcse).</summary>
+    public double? Temperature { get; init; }
+    /// <summary>simclr: projection head output size (2-layer MLP).</summary>
+    public int ProjectionDim { get; init; } = 128;
+    /// <summary>simcse: sentence embedding from cls or mean pooling.</summary>
+    public string Pooling { get; init; } = "cls";
+    /// <summary>Representation check at each eval: linear, knn, both or none (needs labelled data).</summary>
+    public string Probe { get; init; } = "none";
+    /// <summary>Labelled train rows whose frozen features fit the probe.</summary>
+    public int ProbeTrainRows { get; init; } = 2000;
+    /// <summary>Labelled eval rows the probe is scored on.</summary>
+    public int ProbeEvalRows { get; init; } = 1000;
 }
 
 /// <summary>How text becomes ids.</summary>
 public sealed record TokenizerSection
 {
-    /// <summary>byte (ids 0-255 are bytes, then special tokens) or tiktoken.</summary>
+    /// <summary>
+    /// byte (ids 0-255 are bytes, then special tokens), tiktoken (by name), wordpiece (vocab.txt),
+    /// sentencepiece (.model), bpe (vocab.json + merges.txt) or hf-json (tokenizer.json).
+    /// </summary>
     public string Kind { get; init; } = "byte";
     /// <summary>tiktoken encoding name: gpt2, r50k_base, cl100k_base, o200k_base.</summary>
     public string? Name { get; init; }
+    /// <summary>Tokenizer file or folder (wordpiece, sentencepiece, bpe, hf-json).</summary>
+    public string? Path { get; init; }
+    /// <summary>Separates packed documents (and ends sequences); [SEP] for BERT-style vocabularies.</summary>
     public string EosToken { get; init; } = "<|endoftext|>";
+    /// <summary>Further special tokens, e.g. [CLS], [MASK], [PAD] for masked-LM on a byte-level vocabulary.</summary>
+    public IReadOnlyList<string> SpecialTokens { get; init; } = [];
+    /// <summary>wordpiece / hf-json lower-casing (null: the tokenizer's default).</summary>
+    public bool? LowerCase { get; init; }
 }
 
 /// <summary>Where samples come from.</summary>
@@ -71,6 +125,10 @@ public sealed record DataSplit
     public IReadOnlyList<string>? Files { get; init; }
     public SyntheticSection? Synthetic { get; init; }
     public string TextColumn { get; init; } = "text";
+    /// <summary>Image column: a {bytes, path} struct (Hugging Face layout) or binary PNG/JPEG.</summary>
+    public string ImageColumn { get; init; } = "image";
+    /// <summary>Integer class label column (probes, classification).</summary>
+    public string LabelColumn { get; init; } = "label";
     /// <summary>Read pre-tokenized ids (list&lt;int32|int64&gt;) from this column instead of tokenizing text_column.</summary>
     public string? TokenColumn { get; init; }
     /// <summary>Eval only: hold out this seeded fraction of the train rows instead of separate files.</summary>

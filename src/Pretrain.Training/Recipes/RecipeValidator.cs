@@ -10,9 +10,12 @@ namespace Pretrain.Training.Recipes;
 /// </summary>
 internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictionary<string, string> locations)
 {
-    public static readonly string[] Archs = ["gpt2", "llama"];
-    public static readonly string[] Objectives = ["clm"];
-    public static readonly string[] Tokenizers = ["byte", "tiktoken"];
+    public static readonly string[] Archs = ["gpt2", "llama", "bert", "vit"];
+    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse"];
+    public static readonly string[] Probes = ["none", "linear", "knn", "both"];
+    public static readonly string[] Pools = ["cls", "mean"];
+    public static readonly string[] PosEmbeds = ["learned", "sincos"];
+    public static readonly string[] Tokenizers = ["byte", "tiktoken", "wordpiece", "sentencepiece", "bpe", "hf-json"];
     public static readonly string[] TiktokenNames = ["gpt2", "r50k_base", "cl100k_base", "o200k_base"];
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
@@ -34,7 +37,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         if (!NameRegex().IsMatch(r.Name) || r.Name is "." or "..")
             Add("name", $"must be a folder-safe name (letters, digits, '.', '_', '-'; it names the run folder), got '{r.Name}'");
         CheckModel(r.Model);
-        OneOf("objective.kind", r.Objective.Kind, Objectives);
+        CheckObjective(r.Objective, r.Model);
         CheckTokenizer(r.Tokenizer);
         CheckData(r.Data);
         CheckOptimizer(r.Optimizer);
@@ -62,8 +65,47 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         if (m.MlpHiddenDim is { } mlp)
             AtLeast("model.mlp_hidden_dim", mlp, 1);
         InRange("model.dropout", m.Dropout, "[0, 1)", x => x is >= 0 and < 1);
-        Positive("model.norm_eps", m.NormEps);
+        if (m.NormEps is { } eps)
+            Positive("model.norm_eps", eps);
+        if (m.AttentionDropout is { } ad)
+            InRange("model.attention_dropout", ad, "[0, 1)", x => x is >= 0 and < 1);
+        AtLeast("model.type_vocab_size", m.TypeVocabSize, 0);
+        if (m.Arch == "vit")
+        {
+            bool sizes = AtLeast("model.image_size", m.ImageSize, 1) & AtLeast("model.patch_size", m.PatchSize, 1);
+            if (sizes && m.ImageSize % m.PatchSize != 0)
+                Add("model.image_size", $"must be a multiple of model.patch_size ({m.PatchSize}), got {Shown("model.image_size", m.ImageSize)}");
+            AtLeast("model.channels", m.Channels, 1);
+            OneOf("model.global_pool", m.GlobalPool, Pools);
+            OneOf("model.pos_embed", m.PosEmbed, PosEmbeds);
+        }
         Positive("model.rope_theta", m.RopeTheta);
+    }
+
+    private void CheckObjective(ObjectiveSection o, ModelSection m)
+    {
+        if (!OneOf("objective.kind", o.Kind, Objectives)) return;
+        string[] fits = o.Kind switch
+        {
+            "clm" => ["gpt2", "llama"],
+            "mlm" or "simcse" => ["bert"],
+            _ => ["vit"],
+        };
+        if (!fits.Contains(m.Arch))
+            Add("objective.kind", $"'{o.Kind}' trains model.arch {string.Join(" or ", fits)}, but model.arch is '{m.Arch}'");
+        InRange("objective.mask_probability", o.MaskProbability, "(0, 1)", x => x is > 0 and < 1);
+        InRange("objective.mask_ratio", o.MaskRatio, "(0, 1)", x => x is > 0 and < 1);
+        AtLeast("objective.decoder_dim", o.DecoderDim, 1);
+        AtLeast("objective.decoder_layers", o.DecoderLayers, 0);
+        if (AtLeast("objective.decoder_heads", o.DecoderHeads, 1) && o.DecoderDim % o.DecoderHeads != 0)
+            Add("objective.decoder_dim", $"must be divisible by objective.decoder_heads ({o.DecoderHeads}), got {Shown("objective.decoder_dim", o.DecoderDim)}");
+        if (o.Temperature is { } t)
+            Positive("objective.temperature", t);
+        AtLeast("objective.projection_dim", o.ProjectionDim, 1);
+        OneOf("objective.pooling", o.Pooling, Pools);
+        OneOf("objective.probe", o.Probe, Probes);
+        AtLeast("objective.probe_train_rows", o.ProbeTrainRows, 1);
+        AtLeast("objective.probe_eval_rows", o.ProbeEvalRows, 1);
     }
 
     private void CheckTokenizer(TokenizerSection t)
@@ -75,6 +117,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             else
                 OneOf("tokenizer.name", t.Name, TiktokenNames);
         }
+        if (t.Kind is "wordpiece" or "sentencepiece" or "bpe" or "hf-json" && string.IsNullOrWhiteSpace(t.Path))
+            Add("tokenizer.path", $"is required when tokenizer.kind is {t.Kind} (the tokenizer's file or folder)");
         if (t.EosToken.Length == 0)
             Add("tokenizer.eos_token", "must not be empty");
     }

@@ -4,6 +4,7 @@ using Pretrain.Data.Text;
 using Pretrain.Models.Text;
 using Pretrain.Models.Weights;
 using Pretrain.Training.Objectives;
+using Pretrain.Training.Recipes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,6 +33,48 @@ public sealed class CausalLmTask : ITrainingTask
         _cursor = resumeFrom;
         _objective = new CausalLmObjective(model);
     }
+
+    /// <summary>Builds a GPT-2 / Llama-style decoder and its packed-text streams from the recipe.</summary>
+    public static CausalLmTask Build(TaskContext ctx)
+    {
+        var recipe = ctx.Recipe;
+        var tokenizer = ctx.Tokenizer;
+        var model = new DecoderLm(ModelConfig(recipe.Model, tokenizer));
+        model.InitializeWeights(recipe.Train.Seed);
+        model.to(ctx.Device);
+        int seqLen = recipe.Train.SeqLen;
+        var trainOptions = ctx.TrainText(seqLen);
+        var evalOptions = ctx.EvalText(seqLen);
+        return new CausalLmTask(model, tokenizer,
+            cursor => new PackedTextStream(trainOptions, tokenizer, cursor),
+            evalOptions is null ? null : () => new PackedTextStream(evalOptions, tokenizer),
+            ctx.Device, ctx.ResumeCursor);
+    }
+
+    /// <summary>Maps the recipe's model section to the decoder's config (vocab from the tokenizer by default).</summary>
+    public static DecoderLmConfig ModelConfig(ModelSection m, ITextTokenizer tokenizer)
+    {
+        var config = new DecoderLmConfig
+        {
+            Arch = m.Arch,
+            VocabSize = TaskModels.VocabSize(m, tokenizer),
+            MaxSeqLen = m.MaxSeqLen,
+            EmbedDim = m.EmbedDim,
+            NumLayers = m.NumLayers,
+            NumHeads = m.NumHeads,
+            NumKvHeads = m.NumKvHeads,
+            MlpHiddenDim = m.MlpHiddenDim,
+            Dropout = m.Dropout,
+            TieEmbeddings = m.TieEmbeddings,
+            NormEps = m.NormEps ?? 1e-5,
+            RopeTheta = m.RopeTheta,
+            Bias = m.Bias,
+        };
+        TaskModels.Validate(config.Validate);
+        return config;
+    }
+
+    public string Describe => $"{_model.Config.Arch} decoder, {_model.ParameterCount() / 1e6:F2}M parameters, vocab {_model.Config.VocabSize}";
 
     public nn.Module Model => _model;
     public bool HasEval => _openEval is not null;
@@ -117,5 +160,9 @@ public sealed class CausalLmTask : ITrainingTask
             HfDecoderLayout.LoadHf(_model, Safetensors.Load(Path.Combine(directory, "model.safetensors")));
     }
 
-    public void Dispose() => _train?.Dispose();
+    public void Dispose()
+    {
+        _train?.Dispose();
+        _model.Dispose();
+    }
 }

@@ -13,6 +13,15 @@ public interface ITrainingTask : IDisposable
     /// <summary>Every module whose parameters may train (backbone and heads).</summary>
     nn.Module Model { get; }
 
+    /// <summary>One line for the log: architecture, size, vocabulary.</summary>
+    string Describe { get; }
+
+    /// <summary>
+    /// Whether a parameter gets weight decay. Default rule (nanoGPT, MAE): matrices and embeddings yes; biases,
+    /// norms and other 1-D tensors no; tasks may exclude more (class token, position tables).
+    /// </summary>
+    bool Decays(string name, TorchSharp.Modules.Parameter parameter) => parameter.dim() >= 2;
+
     /// <summary>Draws the samples of one optimizer step (host memory; no tensors yet).</summary>
     IReadOnlyList<MicroBatch> NextStep(int gradAccumSteps, int microBatchSize);
 

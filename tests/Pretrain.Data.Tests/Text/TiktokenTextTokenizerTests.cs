@@ -50,9 +50,14 @@ public sealed class TiktokenTextTokenizerTests
     }
 
     [Fact]
-    public void MissingDataPackageSaysWhichToAdd()
+    public void Cl100kAndO200kComeFromTheirDataPackages()
     {
-        var e = Assert.Throws<DataException>(() => TokenizerFactory.Create("tiktoken", "cl100k_base", "<|endoftext|>"));
-        Assert.Contains("Microsoft.ML.Tokenizers.Data.Cl100kBase", e.Message);
+        var cl = TokenizerFactory.Create("tiktoken", "cl100k_base", "<|endoftext|>");
+        Assert.Equal([15339, 1917], cl.Encode("hello world"));
+        Assert.Equal(100257, cl.EosId);
+        var o = TokenizerFactory.Create("tiktoken", "o200k_base", "<|endoftext|>");
+        Assert.Equal([24912, 2375], o.Encode("hello world"));
+        Assert.Equal(199999, o.EosId);
+        Assert.Equal("héllo ✓", o.Decode(o.Encode("héllo ✓")));
     }
 }

@@ -1,0 +1,129 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Pretrain.Models.Peft;
+
+/// <summary>
+/// A linear layer with a low-rank update (Hu et al. 2021, §4.1): y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ with s = α/r (or
+/// α/√r, rsLoRA). State-dict keys: <c>weight</c> [out, in] and <c>bias</c> [out] exactly as <c>nn.Linear</c>'s, so a
+/// base checkpoint loads unchanged, plus <c>lora_a</c> [r, in] (Kaiming-uniform, a = √5) and <c>lora_b</c> [out, r]
+/// (zeros), so a fresh adapter leaves the output unchanged. <see cref="Merge"/> folds s·B·A into W for inference or
+/// export; <see cref="Unmerge"/> takes it out again.
+/// </summary>
+public sealed class LoraLinear : Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;  // (out, in) the frozen base weight
+    private readonly Parameter? bias;   // (out,)
+    private readonly Parameter lora_a;  // (r, in)
+    private readonly Parameter lora_b;  // (out, r)
+
+    private readonly double _dropout;
+
+    /// <param name="inFeatures">Input width.</param>
+    /// <param name="outFeatures">Output width.</param>
+    /// <param name="hasBias">Whether the base layer has a bias.</param>
+    /// <param name="config">Rank, α, dropout and scaling of the adapter.</param>
+    public LoraLinear(long inFeatures, long outFeatures, bool hasBias, LoraConfig config) : base(nameof(LoraLinear))
+    {
+        config.Validate();
+        if (inFeatures <= 0 || outFeatures <= 0)
+            throw new ArgumentException($"A LoRA linear layer needs positive sizes; got in {inFeatures}, out {outFeatures}.");
+        Rank = config.Rank;
+        Scale = config.Scale;
+        _dropout = config.Dropout;
+        using (torch.no_grad())
+        {
+            // The base layer starts as nn.Linear does (its weights normally come from a checkpoint): W Kaiming-uniform
+            // with a = √5, b uniform(±1/√in). A the same as PEFT and the paper's code; B zeros.
+            weight = new Parameter(torch.empty(outFeatures, inFeatures));
+            init.kaiming_uniform_(weight, Math.Sqrt(5));
+            if (hasBias)
+            {
+                var bound = 1.0 / Math.Sqrt(inFeatures);
+                bias = new Parameter(torch.empty(outFeatures));
+                init.uniform_(bias, -bound, bound);
+            }
+            lora_a = new Parameter(torch.empty(config.Rank, inFeatures));
+            init.kaiming_uniform_(lora_a, Math.Sqrt(5));
+            lora_b = new Parameter(torch.zeros(outFeatures, config.Rank));
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>Rank r.</summary>
+    public int Rank { get; }
+
+    /// <summary>The factor s applied to B·A.</summary>
+    public double Scale { get; }
+
+    /// <summary>True while s·B·A is folded into <c>weight</c>; the forward pass then skips the LoRA path.</summary>
+    public bool Merged { get; private set; }
+
+    /// <summary>The base weight W (out, in); it includes s·B·A while <see cref="Merged"/>.</summary>
+    public Parameter Weight => weight;
+
+    /// <summary>The base bias (out,), or null.</summary>
+    public Parameter? Bias => bias;
+
+    /// <summary>A (r, in).</summary>
+    public Parameter LoraA => lora_a;
+
+    /// <summary>B (out, r).</summary>
+    public Parameter LoraB => lora_b;
+
+    /// <summary>Whether a parameter name (any prefix) is an adapter matrix: it ends in <c>lora_a</c> or <c>lora_b</c>.</summary>
+    public static bool IsAdapterParameter(string name) =>
+        name is nameof(lora_a) or nameof(lora_b)
+        || name.EndsWith("." + nameof(lora_a), StringComparison.Ordinal)
+        || name.EndsWith("." + nameof(lora_b), StringComparison.Ordinal);
+
+    public override Tensor forward(Tensor x) // (..., in) -> (..., out)
+    {
+        var y = functional.linear(x, weight, bias); // (..., out)
+        if (Merged)
+            return y;
+        var h = functional.dropout(x, _dropout, training);
+        var update = functional.linear(functional.linear(h, lora_a), lora_b); // (..., r) -> (..., out)
+        return y + update * Scale;
+    }
+
+    /// <summary>The update s·B·A (out, in), detached, in the weight's dtype.</summary>
+    public Tensor Delta()
+    {
+        using var _ = torch.no_grad();
+        using var ba = torch.mm(lora_b, lora_a); // (out, r)·(r, in)
+        return (ba * Scale).to_type(weight.dtype);
+    }
+
+    /// <summary>Folds s·B·A into W. A second call does nothing (the update is never added twice).</summary>
+    public void Merge()
+    {
+        if (Merged)
+            return;
+        using var delta = Delta();
+        using (torch.no_grad())
+            weight.add_(delta);
+        Merged = true;
+    }
+
+    /// <summary>Takes s·B·A out of W again (W − s·B·A: exact up to float rounding). Does nothing when not merged.</summary>
+    public void Unmerge()
+    {
+        if (!Merged)
+            return;
+        using var delta = Delta();
+        using (torch.no_grad())
+            weight.sub_(delta);
+        Merged = false;
+    }
+
+    /// <summary>Puts back a copy of W taken before <see cref="Merge"/>: bit-exact, unlike <see cref="Unmerge"/>.</summary>
+    internal void RestoreUnmerged(Tensor original)
+    {
+        using (torch.no_grad())
+            weight.copy_(original);
+        Merged = false;
+    }
+}

@@ -1,0 +1,45 @@
+namespace Pretrain.Onnx.Export;
+
+/// <summary>Settings of <see cref="OnnxExporter.Export"/> (the flags of <c>pretrain export</c>).</summary>
+public sealed record ExportOptions
+{
+    /// <summary>Lowest and highest opset the emitters support; 17 is the first with LayerNormalization.</summary>
+    public const int MinOpset = 17, MaxOpset = 21;
+
+    /// <summary>Default external data threshold: 2 GB (10⁹ bytes), under protobuf's 2 GiB message cap.</summary>
+    public const long DefaultExternalDataThreshold = 2_000_000_000;
+
+    /// <summary>ONNX opset of the default domain (<c>--opset</c>).</summary>
+    public int Opset { get; init; } = MinOpset;
+
+    /// <summary>Weight storage type (<c>--dtype fp32|fp16</c>).</summary>
+    public OnnxDtype Dtype { get; init; } = OnnxDtype.Fp32;
+
+    /// <summary>Adds past_key_values.{i}.key|value inputs and present.{i}.key|value outputs (<c>--with-past</c>).</summary>
+    public bool WithPast { get; init; }
+
+    /// <summary>Runs the export in ONNX Runtime against TorchSharp before keeping it (off with <c>--no-validate</c>).</summary>
+    public bool Validate { get; init; } = true;
+
+    /// <summary>Initializer bytes above which tensors go to model.onnx_data (<c>--external-data-threshold</c>).</summary>
+    public long ExternalDataThreshold { get; init; } = DefaultExternalDataThreshold;
+
+    /// <summary>Allowed max |ORT − TorchSharp| relative to max(1, max |logit|); null means the dtype's default.</summary>
+    public double? Tolerance { get; init; }
+
+    /// <summary>The tolerance in force: 1e-4 for fp32, 1e-2 for fp16 unless set.</summary>
+    public double EffectiveTolerance => Tolerance ?? (Dtype == OnnxDtype.Fp16 ? 1e-2 : 1e-4);
+
+    /// <summary>Throws an <see cref="OnnxExportException"/> naming the bad setting.</summary>
+    public void Check()
+    {
+        if (Opset is < MinOpset or > MaxOpset)
+            throw new OnnxExportException($"--opset {Opset} is not supported; use {MinOpset}–{MaxOpset} (17 is the default: "
+                + "LayerNormalization needs 17, and Debian's python3-onnx checker goes up to 17).");
+        if (ExternalDataThreshold < 0 || ExternalDataThreshold > Graph.OnnxModelWriter.MaxInlineBytes)
+            throw new OnnxExportException($"--external-data-threshold {ExternalDataThreshold} must be between 0 and "
+                + $"{Graph.OnnxModelWriter.MaxInlineBytes} bytes (a protobuf message cannot exceed 2 GiB).");
+        if (Tolerance is double t && !(t > 0))
+            throw new OnnxExportException($"The validation tolerance ({t}) must be positive.");
+    }
+}

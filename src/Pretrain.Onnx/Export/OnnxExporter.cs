@@ -1,0 +1,107 @@
+using System.Globalization;
+using Pretrain.Models.Text;
+using Pretrain.Onnx.Graph;
+using Pretrain.Onnx.Runtime;
+using Pretrain.Onnx.Validation;
+
+namespace Pretrain.Onnx.Export;
+
+/// <summary>
+/// Exports a checkpoint step folder to DESIGN.md's ONNX export folder: model.onnx (+ model.onnx_data), config.json,
+/// tokenizer/ and validation.json. Everything is written into a temporary sibling folder and renamed into place only
+/// after ONNX Runtime has matched TorchSharp, so a failed export leaves no model.onnx behind.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>Exports <paramref name="checkpoint"/> (a step folder) into <paramref name="outDir"/>.</summary>
+    public static ExportResult Export(string checkpoint, string outDir, ExportOptions options)
+    {
+        options.Check();
+        var output = Path.GetFullPath(outDir);
+        CheckOutput(output);
+        using var model = DecoderCheckpoint.Load(checkpoint);
+        var warnings = new List<string>();
+
+        var parent = Path.GetDirectoryName(output) ?? throw new OnnxExportException($"--out {outDir} has no parent folder.");
+        Directory.CreateDirectory(parent);
+        var tmp = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
+        if (Directory.Exists(tmp))
+            Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var external = WriteModel(model, tmp, options);
+            File.Copy(Path.Combine(checkpoint, "config.json"), Path.Combine(tmp, "config.json"));
+            var tokenizer = Path.Combine(checkpoint, "tokenizer");
+            if (Directory.Exists(tokenizer))
+                CopyFolder(tokenizer, Path.Combine(tmp, "tokenizer"));
+            else
+                warnings.Add($"{checkpoint} has no tokenizer/ folder; the export has none, and `pretrain generate` will need one.");
+
+            var tolerance = options.EffectiveTolerance;
+            var shapes = options.Validate ? OnnxValidator.Check(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
+            var report = new ValidationReport
+            {
+                Opset = options.Opset,
+                OrtVersion = options.Validate ? OnnxDecoderSession.RuntimeVersion : "",
+                Dtype = options.Dtype.ToString().ToLowerInvariant(),
+                WithPast = options.WithPast,
+                ExternalData = external,
+                Tolerance = tolerance,
+                Validated = options.Validate,
+                Shapes = shapes,
+            };
+            if (options.Validate && !report.Passed)
+            {
+                var worst = shapes.Where(s => !s.Passed).Select(s =>
+                    $"batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (logits up to {s.MaxAbsLogit:G3})");
+                throw new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
+                    + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
+            }
+            report.Save(Path.Combine(tmp, "validation.json"));
+            if (Directory.Exists(output))
+                Directory.Delete(output, recursive: true);
+            Directory.Move(tmp, output);
+            return new ExportResult(output, report, warnings);
+        }
+        finally
+        {
+            if (Directory.Exists(tmp))
+                Directory.Delete(tmp, recursive: true);
+        }
+    }
+
+    /// <summary>Emits and writes the graph; returns whether the weights went to model.onnx_data.</summary>
+    internal static bool WriteModel(DecoderLm model, string directory, ExportOptions options)
+    {
+        var c = model.Config;
+        var graph = DecoderLmEmitter.Emit(model, options.Opset, options.Dtype, options.WithPast);
+        var metadata = new Dictionary<string, string>
+        {
+            ["pretrain.arch"] = c.Arch,
+            ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
+            ["pretrain.with_past"] = options.WithPast ? "true" : "false",
+            ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
+        };
+        return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
+    }
+
+    /// <summary>The output folder may be new, empty, or an earlier export (it holds model.onnx); nothing else is replaced.</summary>
+    private static void CheckOutput(string output)
+    {
+        if (File.Exists(output))
+            throw new OnnxExportException($"--out {output} is a file; pass a folder for the export.");
+        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any()
+            && !File.Exists(Path.Combine(output, "model.onnx")))
+            throw new OnnxExportException($"--out {output} is not empty and holds no earlier export (model.onnx); pass a new or empty folder.");
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        foreach (var dir in Directory.GetDirectories(from))
+            CopyFolder(dir, Path.Combine(to, Path.GetFileName(dir)));
+    }
+}

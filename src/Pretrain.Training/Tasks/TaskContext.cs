@@ -1,0 +1,80 @@
+using Pretrain.Data.Datasets;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Synthetic;
+using Pretrain.Data.Text;
+using Pretrain.Training.Recipes;
+using static TorchSharp.torch;
+
+namespace Pretrain.Training.Tasks;
+
+/// <summary>
+/// What every task builder needs from a run: the recipe, the run folder, the device, the data cursor to resume
+/// from, and shared helpers (tokenizer, resolved files, stream options) so tasks build their data the same way.
+/// </summary>
+public sealed class TaskContext(Recipe recipe, string runDir, Device device, DataCursor? resumeCursor)
+{
+    private ITextTokenizer? _tokenizer;
+    private (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval)? _files;
+
+    public Recipe Recipe { get; } = recipe;
+    public string RunDir { get; } = runDir;
+    public Device Device { get; } = device;
+    public DataCursor? ResumeCursor { get; } = resumeCursor;
+
+    /// <summary>The recipe's tokenizer (built once).</summary>
+    public ITextTokenizer Tokenizer => _tokenizer ??= TokenizerFactory.Create(new TokenizerOptions
+    {
+        Kind = Recipe.Tokenizer.Kind,
+        Name = Recipe.Tokenizer.Name,
+        Path = Recipe.Tokenizer.Path,
+        EosToken = Recipe.Tokenizer.EosToken,
+        SpecialTokens = Recipe.Tokenizer.SpecialTokens,
+        LowerCase = Recipe.Tokenizer.LowerCase,
+    });
+
+    /// <summary>Train files, and separate eval files when data.eval names its own (null: held-out fraction or none).</summary>
+    public (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval) Files => _files ??= ResolveFiles();
+
+    /// <summary>Share of train rows held out for eval (0 when eval has its own files or there is no eval).</summary>
+    public double Holdout => Files.Eval is null ? Recipe.Data.Eval?.Fraction ?? 0 : 0;
+
+    /// <summary>Packed-text stream options for the train split (rows held out for eval are skipped).</summary>
+    public PackedTextOptions TrainText(int blockSize) => TextOptions(Files.Train, Recipe.Data.Train, "data.train", blockSize)
+        with { HoldoutFraction = Holdout, HoldoutSide = false };
+
+    /// <summary>Packed-text options for one finite, unshuffled pass over the eval split; null without data.eval.</summary>
+    public PackedTextOptions? EvalText(int blockSize) => Recipe.Data.Eval is null ? null
+        : TextOptions(Files.Eval ?? Files.Train, Files.Eval is null ? Recipe.Data.Train : Recipe.Data.Eval, "data.eval", blockSize) with
+        {
+            HoldoutFraction = Holdout,
+            HoldoutSide = Files.Eval is null,
+            Shuffle = false,
+            MaxEpochs = 1,
+        };
+
+    private PackedTextOptions TextOptions(IReadOnlyList<string> files, DataSplit split, string key, int blockSize) => new()
+    {
+        Files = files,
+        TextColumn = split.TextColumn,
+        TokenColumn = split.TokenColumn,
+        BlockSize = blockSize,
+        Seed = Recipe.Train.Seed,
+        Prefetch = Recipe.Data.Prefetch,
+        ConfigKey = key,
+    };
+
+    private (IReadOnlyList<string>, IReadOnlyList<string>?) ResolveFiles()
+    {
+        IReadOnlyList<string> Of(DataSplit split, string key) => split switch
+        {
+            { Synthetic: { } s } => SyntheticText.Write(
+                Path.Combine(RunDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
+            { Files: { } f } => FileResolver.Resolve(f, $"data.{key}.files"),
+            _ => throw new RecipeException($"data.{key} needs files or synthetic."),
+        };
+        var data = Recipe.Data;
+        return (Of(data.Train, "train"), data.Eval is { Files: null, Synthetic: null } or null ? null : Of(data.Eval, "eval"));
+    }
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Per-token generation latency on CPU: ONNX Runtime with the KV cache vs without, vs TorchSharp eager.
+# Usage: tools/bench/onnx.sh [gpt2|llama] [new_tokens] [threads]   (results: tools/bench/README-onnx.md)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dotnet run -c Release --project tools/bench/Pretrain.Bench.Onnx -- "$@"
