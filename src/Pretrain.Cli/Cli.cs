@@ -25,6 +25,8 @@ public static class Cli
                           [--top-p P] [--seed S]
           pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]
           pretrain data prepare jsonl FILES... --out DIR [--text-field text] [--fields a,b,...] [--rows-per-group N] [--shards N]
+          pretrain data prepare images DIR --out OUT [--rows-per-group N] [--rows-per-file N] [--seed S]
+          pretrain data prepare idx IMAGES.idx[.gz] LABELS.idx[.gz] --out OUT [--rows-per-group N] [--rows-per-file N] [--classes a,b,...]
           pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]...
           pretrain import SRC --out DIR [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
                           [--activation gelu] [--output-name NAME]

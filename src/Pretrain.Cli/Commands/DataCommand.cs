@@ -5,7 +5,8 @@ namespace Pretrain.Cli.Commands;
 /// <summary>
 /// `pretrain data synth text --out DIR`: synthetic Parquet shards with learnable structure;
 /// `pretrain data inspect FILE|GLOB...`: see <see cref="DataInspectCommand"/>;
-/// `pretrain data prepare text|jsonl ...`: see <see cref="DataPrepareTextCommand"/>.
+/// `pretrain data prepare text|jsonl ...`: see <see cref="DataPrepareTextCommand"/>;
+/// `pretrain data prepare images|idx ...`: see <see cref="DataPrepareCommand"/>.
 /// </summary>
 public static class DataCommand
 {
@@ -13,9 +14,9 @@ public static class DataCommand
     {
         var p = args.Positionals;
         if (p.Count >= 1 && p[0] == "inspect") return DataInspectCommand.Execute(args, stdout);
-        // `prepare text|jsonl`; `prepare images|idx` lives in DataPrepareCommand (merge: route text|jsonl from there).
         if (p.Count >= 2 && p[0] == "prepare" && p[1] is ("text" or "jsonl")) return DataPrepareTextCommand.Execute(args, stdout);
-        if (p.Count < 1 || p[0] != "synth") throw new UsageException("usage: pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S] | pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]");
+        if (p.Count >= 1 && p[0] == "prepare") return DataPrepareCommand.Execute(args, stdout);
+        if (p.Count < 1 || p[0] != "synth") throw new UsageException("usage: pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S] | pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N] | pretrain data prepare text|jsonl|images|idx SRC... --out DIR");
         if (p.Count != 2 || p[1] != "text") throw new UsageException($"pretrain data synth: kind '{(p.Count > 1 ? p[1] : "")}' is not supported; supported: text.");
         var outDir = args.Option("--out") ?? throw new UsageException("pretrain data synth needs --out DIR.");
         int rows = args.Int("--rows", 4000), shards = args.Int("--shards", 4), perGroup = args.Int("--rows-per-group", 250), seed = args.Int("--seed", 0);

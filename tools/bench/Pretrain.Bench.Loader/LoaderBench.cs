@@ -14,7 +14,8 @@ namespace Pretrain.Bench.Loader;
 /// (c) the same with the byte tokenizer;
 /// (d) peak working set while streaming, in a fresh child process per dataset size, for two sizes (bounded
 /// prefetch means it should not grow with the data).
-/// Prints a markdown table and the ratio (b)/(a).
+/// (e–h) image decode + augment, images/s (see <see cref="ImageBench"/>; --images 0 leaves them out, --images-only runs only them).
+/// Prints markdown tables and the ratio (b)/(a).
 /// </summary>
 public static class LoaderBench
 {
@@ -45,6 +46,17 @@ public static class LoaderBench
     private static int Bench(string root, Options opts, TextWriter o)
     {
         var sw = Stopwatch.StartNew();
+        Directory.CreateDirectory(root);
+        if (opts.ImagesOnly)
+        {
+            o.WriteLine("# Loader benchmark (images)");
+            o.WriteLine();
+            o.WriteLine($"{opts.Repeats} interleaved repeats, median; {Environment.ProcessorCount} cores");
+            ImageBench.Run(root, opts.Images, opts.Jpegs, opts.Repeats, opts.ImageFiles, o);
+            o.WriteLine($"total {sw.Elapsed.TotalSeconds:0} s");
+            return 0;
+        }
+
         string small = Path.Combine(root, "small");
         var files = SyntheticText.Write(small, opts.Rows, opts.Shards, opts.RowsPerGroup, seed: 1);
         long bytes = files.Sum(f => new FileInfo(f).Length);
@@ -84,6 +96,11 @@ public static class LoaderBench
         o.WriteLine($"ratio (b)/(a) time = {ratio:0.00} (1.00 means the loader costs no more than tokenizing; " +
             $"the stream's tokens exclude the dropped tail and include one EOS per row)");
         o.WriteLine();
+
+        if (opts.Images > 0)
+        {
+            ImageBench.Run(root, opts.Images, opts.Jpegs, opts.Repeats, opts.ImageFiles, o);
+        }
 
         // (d) memory: fresh child processes, so peaks are not polluted by this process's in-memory texts.
         string large = Path.Combine(root, "large");
@@ -196,6 +213,17 @@ public static class LoaderBench
 
     private sealed record Options(int Rows, int RowsPerGroup, int Shards, int Repeats, int Block, int MemoryScale, string? Probe)
     {
+        /// <summary>28×28 PNGs for the image rows (0 leaves them out).</summary>
+        public int Images { get; init; } = 20_000;
+
+        /// <summary>256×256 JPEGs for the 224 row.</summary>
+        public int Jpegs { get; init; } = 400;
+
+        /// <summary>Image shards to use instead of synthetic 28×28 PNGs (e.g. .cache/data/fashion-mnist/train).</summary>
+        public string? ImageFiles { get; init; }
+
+        public bool ImagesOnly { get; init; }
+
         public static Options Parse(string[] args)
         {
             var o = new Options(40_000, 2_000, 2, 5, 1024, 4, null);
@@ -211,9 +239,14 @@ public static class LoaderBench
                     "--repeats" => o with { Repeats = Int() },
                     "--block" => o with { Block = Int() },
                     "--memory-scale" => o with { MemoryScale = Int() },
+                    "--images" => o with { Images = Int() },
+                    "--jpegs" => o with { Jpegs = Int() },
+                    "--image-files" => o with { ImageFiles = Next() },
+                    "--images-only" => o with { ImagesOnly = true },
                     ProbeFlag => o with { Probe = Next() },
                     _ => throw new ArgumentException(
-                        $"unknown option {args[i]}; options: --rows N --rows-per-group N --shards N --repeats N --block N --memory-scale K"),
+                        $"unknown option {args[i]}; options: --rows N --rows-per-group N --shards N --repeats N --block N --memory-scale K " +
+                        "--images N --jpegs N --image-files GLOB --images-only"),
                 };
             }
 

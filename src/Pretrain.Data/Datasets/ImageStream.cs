@@ -1,0 +1,313 @@
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Vision;
+
+namespace Pretrain.Data.Datasets;
+
+/// <summary>
+/// Streams decoded, transformed images (one sample per row) from Parquet image datasets.
+/// <para>
+/// Order and sharding follow DESIGN.md through <see cref="RankWalk"/>: each epoch is a permutation from (seed, epoch)
+/// of row groups, then rows; rank r of W takes global positions p ≡ r (mod W); each epoch gives every rank the same
+/// number of positions and drops the (N − start) mod W leftovers (<see cref="SamplesDropped"/>). Augmentation draws
+/// from a <see cref="SampleRng"/> seeded by (seed, epoch, position, view), so a sample looks the same however it is
+/// reached.
+/// </para>
+/// <para>
+/// The cursor after a sample is the end of its round (see <see cref="RankWalk.CursorAfter"/>): ranks that consume in
+/// lockstep all hold the same cursor, and resuming from it — on the same or another world size — continues with
+/// exactly the positions not yet consumed. One background producer reads a row group at a time and decodes and
+/// augments in chunks (on <see cref="ImageStreamOptions.Workers"/> threads) into a bounded queue.
+/// </para>
+/// </summary>
+public sealed class ImageStream : IDisposable
+{
+    private const int ChunkRows = 64;
+
+    private readonly record struct Item(ImageSample Sample, DataCursor Cursor, long Skipped, long Dropped);
+
+    private readonly ImageStreamOptions _options;
+    private readonly ImageTransformOptions _transform;
+    private readonly ParquetImageSource _source;
+    private readonly RankWalk _walk;
+    private readonly Channel<Item> _channel;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _producer;
+    private readonly DataCursor _start;
+    private Exception? _error;
+    private long _finalSkipped;
+    private long _finalDropped;
+    private bool _disposed;
+
+    /// <exception cref="DataException">Bad options, a bad file (checked from footers), or a cursor from another seed.</exception>
+    public ImageStream(ImageStreamOptions options, DataCursor? resumeFrom = null)
+    {
+        Validate(options);
+        _options = options;
+        _transform = options.Augment ? options.Transform : options.Transform.ForEval();
+        _start = StartCursor(options, resumeFrom);
+        Cursor = _start;
+        _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey);
+        _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+            options.HoldoutFraction, options.HoldoutSide);
+        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+    }
+
+    /// <summary>Cursor after the last sample returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
+    public DataCursor Cursor { get; private set; }
+
+    /// <summary>Samples returned so far.</summary>
+    public long SamplesRead { get; private set; }
+
+    /// <summary>Rows of this rank skipped as undecodable (only with <see cref="ImageStreamOptions.SkipBadImages"/>).</summary>
+    public long SamplesSkipped { get; private set; }
+
+    /// <summary>Global positions dropped at the ends of the epochs finished so far (the same count on every rank).</summary>
+    public long SamplesDropped { get; private set; }
+
+    /// <summary>Total rows in the files (all ranks, held-out included).</summary>
+    public long TotalRows => _source.TotalRows;
+
+    /// <summary>
+    /// Next sample, or false when MaxEpochs is reached. Blocks while the producer catches up; a producer failure is
+    /// rethrown here (the same exception, every call). Call from one thread.
+    /// </summary>
+    public bool TryNext(out ImageSample sample, out DataCursor cursorAfter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var reader = _channel.Reader;
+        while (true)
+        {
+            if (reader.TryRead(out var item))
+            {
+                sample = item.Sample;
+                cursorAfter = item.Cursor;
+                Cursor = item.Cursor;
+                SamplesRead++;
+                SamplesSkipped = item.Skipped;
+                SamplesDropped = item.Dropped;
+                return true;
+            }
+
+            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                if (_error is not null)
+                {
+                    ExceptionDispatchInfo.Capture(_error).Throw();
+                }
+
+                SamplesSkipped = _finalSkipped;
+                SamplesDropped = _finalDropped;
+                sample = null!;
+                cursorAfter = Cursor;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stop.Cancel();
+        try
+        {
+            _producer.Wait(TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // The producer records its own failures in _error; cancellation is expected here.
+        }
+
+        _source.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task ProduceAsync(CancellationToken ct)
+    {
+        var o = _options;
+        int epoch = _start.Epoch;
+        long start = _start.SampleInEpoch;
+        long skipped = 0, dropped = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = o.Workers, CancellationToken = ct };
+        try
+        {
+            while (o.MaxEpochs is not int max || epoch < max)
+            {
+                var order = _walk.Order(epoch);
+                long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
+                long produced = 0;
+                foreach (var group in _walk.Rows(order, start))
+                {
+                    var unit = group.Unit;
+                    var data = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    for (int c0 = 0; c0 < group.Rows.Length; c0 += ChunkRows)
+                    {
+                        int n = Math.Min(ChunkRows, group.Rows.Length - c0);
+                        var made = new ImageSample?[n];
+                        void Make(int i) => made[i] = MakeSample(data, unit, group.Rows[c0 + i], epoch, group.Positions[c0 + i]);
+                        if (o.Workers == 1 || n == 1)
+                        {
+                            for (int i = 0; i < n; i++)
+                            {
+                                Make(i);
+                            }
+                        }
+                        else
+                        {
+                            try
+                            {
+                                Parallel.For(0, n, parallel, Make);
+                            }
+                            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                            {
+                                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                            }
+                        }
+
+                        for (int i = 0; i < n; i++)
+                        {
+                            if (made[i] is not { } sample)
+                            {
+                                skipped++;
+                                continue;
+                            }
+
+                            produced++;
+                            long p = group.Positions[c0 + i];
+                            var cursor = _walk.CursorAfter(epoch, start, limit, p);
+                            await _channel.Writer.WriteAsync(new Item(sample, cursor, skipped, dropped), ct).ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                if (produced == 0 && start == 0 && o.MaxEpochs is null)
+                {
+                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                    throw new DataException(
+                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no decodable {side} images in a whole epoch of {order.Total} rows " +
+                        $"(column '{o.ImageColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+                }
+
+                dropped += (order.Total - Math.Min(start, order.Total)) % o.WorldSize;
+                epoch++;
+                start = 0;
+            }
+
+            _finalSkipped = skipped;
+            _finalDropped = dropped;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Dispose: stop quietly.
+        }
+        catch (Exception e)
+        {
+            _error = e;
+        }
+        finally
+        {
+            _channel.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Decodes and transforms one row; null when the row is bad and bad rows are skipped.</summary>
+    private ImageSample? MakeSample(ImageRowGroup data, RowGroupRef unit, int row, int epoch, long position)
+    {
+        var o = _options;
+        byte[]? bytes = data.Bytes[row];
+        var planes = bytes is null ? null : ImageCodec.Decode(bytes);
+        if (planes is null)
+        {
+            if (o.SkipBadImages)
+            {
+                return null;
+            }
+
+            string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.ImageColumn}'";
+            string path = data.Paths?[row] is { } p ? $" (path '{p}')" : "";
+            string what = bytes is null
+                ? "the image is null"
+                : $"the image cannot be decoded ({bytes.Length} bytes starting {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))}; " +
+                  "expected PNG, JPEG, WebP, GIF or BMP)";
+            throw new DataException(
+                $"{where}{path}: {what}. Re-encode or remove that row, remove the file from {o.ConfigKey}.files, " +
+                "or let the stream skip and count bad images (skip_bad_images).");
+        }
+
+        long label = -1;
+        if (data.Labels is { } labels)
+        {
+            label = labels[row] ?? throw new DataException(
+                $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.LabelColumn}': the label is null. " +
+                $"Label every row, or set {o.ConfigKey}.label_column to null to read the images unlabelled.");
+        }
+
+        var rng = SampleRng.For(o.Seed, epoch, position, 0);
+        var first = ImageTransform.Apply(planes, _transform, ref rng);
+        float[]? second = null;
+        if (o.TwoViews)
+        {
+            var rng2 = SampleRng.For(o.Seed, epoch, position, 1);
+            second = ImageTransform.Apply(planes, _transform, ref rng2).Data;
+        }
+
+        return new ImageSample(first.Data, first.Channels, first.Height, first.Width, label, second) { Epoch = epoch, Position = position };
+    }
+
+    private static DataCursor StartCursor(ImageStreamOptions o, DataCursor? resume)
+    {
+        if (resume is null)
+        {
+            return DataCursor.Start(o.Seed, o.WorldSize);
+        }
+
+        if (resume.Seed != o.Seed)
+        {
+            throw new DataException(
+                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
+                "resuming would repeat and skip samples. Use the original seed.");
+        }
+
+        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
+        {
+            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
+        }
+
+        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
+    }
+
+    private static void Validate(ImageStreamOptions o)
+    {
+        string k = o.ConfigKey;
+        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
+        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
+        Check(o.Workers >= 1, $"{k}: workers must be at least 1 (got {o.Workers}).");
+        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
+        Check(!string.IsNullOrEmpty(o.ImageColumn), $"{k}.image_column is empty.");
+        Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty; set it to null for unlabelled images.");
+        o.Transform.Validate(k);
+    }
+
+    private static void Check(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new DataException(message);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+namespace Pretrain.Data.Sampling;
+
+/// <summary>
+/// The row-level sampling contract of DESIGN.md, independent of what a row holds: each epoch's global order comes
+/// from <see cref="EpochOrder"/> (seed, epoch); rank r of W takes positions p ≡ r (mod W); held-out rows keep their
+/// position but are skipped by the other side. An epoch entered at global position s ends at
+/// <see cref="Limit"/> = s + ⌊(N − s) / W⌋·W, so every rank gets the same number of positions and the
+/// (N − s) mod W leftovers are dropped (counted by the caller). The resume cursor after position p is the end of p's
+/// round, s + (⌊(p − s) / W⌋ + 1)·W: the same on every rank that consumes in lockstep, and a position no rank
+/// (of any world size) has to repeat.
+/// </summary>
+public sealed class RankWalk
+{
+    private readonly IReadOnlyList<RowGroupRef> _units;
+    private readonly ulong[] _fileKeys;
+    private readonly HoldoutSplit _holdout;
+    private readonly int _seed;
+    private readonly bool _shuffle;
+    private readonly bool _holdoutSide;
+
+    public RankWalk(IReadOnlyList<RowGroupRef> units, IReadOnlyList<string> files, int seed, int rank, int worldSize, bool shuffle,
+        double holdoutFraction, bool holdoutSide)
+    {
+        if (worldSize < 1 || rank < 0 || rank >= worldSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), $"rank {rank} is not in 0..{worldSize - 1}.");
+        }
+
+        _units = units;
+        _fileKeys = files.Select(HoldoutSplit.FileKey).ToArray();
+        _holdout = new HoldoutSplit(seed, holdoutFraction);
+        _seed = seed;
+        Rank = rank;
+        WorldSize = worldSize;
+        _shuffle = shuffle;
+        _holdoutSide = holdoutSide;
+    }
+
+    public int Rank { get; }
+
+    public int WorldSize { get; }
+
+    /// <summary>The global order of <paramref name="epoch"/>.</summary>
+    public EpochOrder Order(int epoch) => new(_units, _seed, epoch, _shuffle);
+
+    /// <summary>End (exclusive) of the positions used in an epoch of <paramref name="total"/> rows entered at <paramref name="start"/>.</summary>
+    public static long Limit(long start, long total, int worldSize) =>
+        start >= total ? start : start + ((total - start) / worldSize * worldSize);
+
+    /// <summary>
+    /// The cursor right after this rank consumed position <paramref name="position"/> of an epoch entered at
+    /// <paramref name="start"/>: the end of its round, or the next epoch's start once the round reaches the limit.
+    /// </summary>
+    public DataCursor CursorAfter(int epoch, long start, long limit, long position)
+    {
+        long end = start + ((((position - start) / WorldSize) + 1) * WorldSize);
+        return end >= limit ? new DataCursor(epoch + 1, 0, _seed, WorldSize, []) : new DataCursor(epoch, end, _seed, WorldSize, []);
+    }
+
+    /// <summary>
+    /// This rank's wanted rows of an epoch entered at <paramref name="start"/>, row group by row group in epoch order;
+    /// row groups with none are not returned (so they need not be read).
+    /// </summary>
+    public IEnumerable<RankRowGroup> Rows(EpochOrder order, long start)
+    {
+        long limit = Limit(start, order.Total, WorldSize);
+        for (int u = order.UnitAt(start); u < order.Count && order.Start(u) < limit; u++)
+        {
+            var unit = order.Unit(u);
+            long first = order.Start(u), end = Math.Min(first + unit.Rows, limit);
+            long from = Math.Max(start, first);
+            long p0 = from + ((((Rank - (from % WorldSize)) % WorldSize) + WorldSize) % WorldSize);
+            if (p0 >= end)
+            {
+                continue;
+            }
+
+            int[]? rowOrder = null;
+            var positions = new List<long>();
+            var rows = new List<int>();
+            for (long p = p0; p < end; p += WorldSize)
+            {
+                rowOrder ??= order.RowOrder(u);
+                int row = rowOrder[p - first];
+                if (_holdout.IsHeldOut(_fileKeys[unit.File], unit.RowGroup, row) == _holdoutSide)
+                {
+                    positions.Add(p);
+                    rows.Add(row);
+                }
+            }
+
+            if (positions.Count > 0)
+            {
+                yield return new RankRowGroup(unit, positions.ToArray(), rows.ToArray());
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+using Parquet;
+using Parquet.Schema;
+using Polly;
+using Polly.Retry;
+using Pretrain.Data.Sampling;
+
+namespace Pretrain.Data.Sources;
+
+/// <summary>
+/// An image column — a struct {bytes: binary, path: string} (Hugging Face datasets layout) or plain binary — and an
+/// optional integer label column across a list of Parquet files, read one row group at a time. Opening validates every
+/// file from its footer (magic, columns, types) and records row counts, so bad input fails before training starts.
+/// Not thread-safe: one consumer (the stream's producer) at a time.
+/// </summary>
+public sealed class ParquetImageSource : IDisposable
+{
+    private const int OpenReaders = 4;
+
+    private static readonly ResiliencePipeline Retry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<IOException>(e => e is not FileNotFoundException and not DirectoryNotFoundException),
+            MaxRetryAttempts = 3,
+            Delay = TimeSpan.FromMilliseconds(100),
+            BackoffType = DelayBackoffType.Exponential,
+        })
+        .Build();
+
+    private readonly string _configKey;
+    private readonly (DataField Bytes, DataField? Path, DataField? Label)[] _fields;
+    private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
+
+    private ParquetImageSource(IReadOnlyList<string> files, string imageColumn, string? labelColumn, string configKey,
+        (DataField, DataField?, DataField?)[] fields, IReadOnlyList<RowGroupRef> units)
+    {
+        Files = files;
+        ImageColumn = imageColumn;
+        LabelColumn = labelColumn;
+        _configKey = configKey;
+        _fields = fields;
+        Units = units;
+    }
+
+    public IReadOnlyList<string> Files { get; }
+
+    public string ImageColumn { get; }
+
+    /// <summary>null: read unlabelled.</summary>
+    public string? LabelColumn { get; }
+
+    /// <summary>Every row group of every file, in file order, with its row count.</summary>
+    public IReadOnlyList<RowGroupRef> Units { get; }
+
+    /// <summary>Total rows across all files.</summary>
+    public long TotalRows => Units.Sum(u => u.Rows);
+
+    /// <summary>Validates every file (footers only) and reads row-group row counts.</summary>
+    /// <param name="configKey">Recipe section named in messages, e.g. "data.train".</param>
+    /// <exception cref="DataException">A missing or damaged file, or a missing or mistyped column; the message names file and column.</exception>
+    public static ParquetImageSource Open(IReadOnlyList<string> files, string imageColumn = "image", string? labelColumn = "label",
+        string configKey = "data.train")
+    {
+        if (files.Count == 0)
+        {
+            throw new DataException($"{configKey}.files is empty: give at least one Parquet file.");
+        }
+
+        var fields = new (DataField, DataField?, DataField?)[files.Count];
+        var units = new List<RowGroupRef>();
+        for (int f = 0; f < files.Count; f++)
+        {
+            var reader = ParquetTextSource.OpenChecked(files[f], configKey);
+            using var dispose = new DisposeAsync(reader);
+            var (bytes, path) = FindImageColumn(reader.Schema, files[f], imageColumn, configKey);
+            var label = labelColumn is null ? null : FindLabelColumn(reader.Schema, files[f], labelColumn, configKey);
+            fields[f] = (bytes, path, label);
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                units.Add(new RowGroupRef(f, g, reader.Metadata!.RowGroups[g].NumRows));
+            }
+        }
+
+        return new ParquetImageSource(files, imageColumn, labelColumn, configKey, fields, units);
+    }
+
+    /// <summary>Reads image bytes (and paths and labels) of one row group.</summary>
+    /// <exception cref="DataException">The row group cannot be decoded; the message names file, row group and column.</exception>
+    public async Task<ImageRowGroup> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    {
+        var (bytesField, pathField, labelField) = _fields[file];
+        string column = ImageColumn;
+        try
+        {
+            var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
+            using var group = reader.OpenRowGroupReader(rowGroup);
+            int rows = checked((int)group.RowCount);
+            var bytes = new byte[]?[rows];
+            await Retry.ExecuteAsync(async ct => await group.ReadAsync(bytesField, bytes.AsMemory(), null, ct).ConfigureAwait(false), cancellationToken)
+                .ConfigureAwait(false);
+            string?[]? paths = null;
+            if (pathField is not null)
+            {
+                paths = new string?[rows];
+                await group.ReadAsync(pathField, paths.AsMemory(), null, cancellationToken).ConfigureAwait(false);
+            }
+
+            long?[]? labels = null;
+            if (labelField is not null)
+            {
+                column = LabelColumn!;
+                labels = await ReadLabelsAsync(group, labelField, rows, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new ImageRowGroup(bytes, paths, labels);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not DataException)
+        {
+            Close(file);
+            throw new DataException(
+                $"{Files[file]}: row group {rowGroup} (column '{column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
+                $"Re-write the file or remove it from {_configKey}.files.", e);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, reader) in _open)
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        _open.Clear();
+    }
+
+    private static async Task<long?[]> ReadLabelsAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken ct)
+    {
+        var labels = new long?[rows];
+        if (field.ClrType == typeof(long))
+        {
+            if (field.IsNullable)
+            {
+                await group.ReadAsync<long>(field, labels.AsMemory(), null, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var values = new long[rows];
+                await group.ReadAsync<long>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    labels[i] = values[i];
+                }
+            }
+        }
+        else
+        {
+            var values = new int?[rows];
+            if (field.IsNullable)
+            {
+                await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var plain = new int[rows];
+                await group.ReadAsync<int>(field, plain.AsMemory(), null, ct).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    values[i] = plain[i];
+                }
+            }
+
+            for (int i = 0; i < rows; i++)
+            {
+                labels[i] = values[i];
+            }
+        }
+
+        return labels;
+    }
+
+    private async Task<ParquetReader> GetReaderAsync(int file, CancellationToken cancellationToken)
+    {
+        for (var node = _open.First; node is not null; node = node.Next)
+        {
+            if (node.Value.File == file)
+            {
+                _open.Remove(node);
+                _open.AddFirst(node);
+                return node.Value.Reader;
+            }
+        }
+
+        var reader = await Retry.ExecuteAsync(
+            async ct => await ParquetReader.CreateAsync(Files[file], null, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        _open.AddFirst((file, reader));
+        if (_open.Count > OpenReaders)
+        {
+            await _open.Last!.Value.Reader.DisposeAsync().ConfigureAwait(false);
+            _open.RemoveLast();
+        }
+
+        return reader;
+    }
+
+    private void Close(int file)
+    {
+        for (var node = _open.First; node is not null; node = node.Next)
+        {
+            if (node.Value.File == file)
+            {
+                _open.Remove(node);
+                node.Value.Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return;
+            }
+        }
+    }
+
+    /// <summary>Disposes an async-disposable reader at the end of a synchronous scope.</summary>
+    private readonly struct DisposeAsync(ParquetReader reader) : IDisposable
+    {
+        public void Dispose() => reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    private static (DataField Bytes, DataField? Path) FindImageColumn(ParquetSchema schema, string path, string column, string configKey)
+    {
+        var field = schema.Fields.FirstOrDefault(f => f.Name == column);
+        if (field is null)
+        {
+            throw new DataException(
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. Set {configKey}.image_column.");
+        }
+
+        switch (field)
+        {
+            case StructField s when s.Fields.FirstOrDefault(f => f.Name == "bytes") is DataField { IsArray: false } b && IsBinary(b):
+                var p = s.Fields.FirstOrDefault(f => f.Name == "path") as DataField;
+                return (b, p is { IsArray: false } && (p.ClrType == typeof(string) || p.ClrType == typeof(ReadOnlyMemory<char>)) ? p : null);
+            case DataField { IsArray: false } d when IsBinary(d):
+                return (d, null);
+            default:
+                throw new DataException(
+                    $"{path}: column '{column}' is {Inspection.ParquetInspector.TypeName(field)}, not an image: expected a struct " +
+                    $"{{bytes: binary, path: string}} (Hugging Face datasets layout) or plain binary. Set {configKey}.image_column, or convert the " +
+                    "images with `pretrain data prepare images`.");
+        }
+    }
+
+    private static bool IsBinary(DataField field) => field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
+
+    private static DataField FindLabelColumn(ParquetSchema schema, string path, string column, string configKey)
+    {
+        var field = schema.Fields.FirstOrDefault(f => f.Name == column);
+        if (field is null)
+        {
+            throw new DataException(
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. " +
+                $"Set {configKey}.label_column, or set it to null for unlabelled images.");
+        }
+
+        if (field is not DataField { IsArray: false } d || (d.ClrType != typeof(long) && d.ClrType != typeof(int)))
+        {
+            throw new DataException(
+                $"{path}: column '{column}' is {Inspection.ParquetInspector.TypeName(field)}, not an int64 or int32 label. Set {configKey}.label_column.");
+        }
+
+        return d;
+    }
+}
