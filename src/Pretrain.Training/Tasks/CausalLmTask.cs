@@ -138,38 +138,12 @@ public sealed class CausalLmTask : ITrainingTask
     /// <summary>Mean token loss, perplexity and next-token accuracy over the eval split.</summary>
     public Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches)
     {
-        double lossSum = 0;
-        long correct = 0, count = 0;
-        int batches = 0;
-        using (var stream = _openEval!())
+        using var stream = _openEval!();
+        return TokenEval.Run(stream, microBatchSize, maxBatches, (block, _) => block, blocks =>
         {
-            var blocks = new List<int[]>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
-            {
-                blocks.Clear();
-                while (blocks.Count < microBatchSize && (more = stream.TryNext(out var block, out _)))
-                    blocks.Add(block);
-                if (blocks.Count == 0) break;
-                using var scope = NewDisposeScope();
-                var (inputs, labels) = CausalLmObjective.Collate(blocks, _device);
-                var (l, c, n) = _objective.Evaluate(inputs, labels);
-                lossSum += l;
-                correct += c;
-                count += n;
-                batches++;
-            }
-        }
-        if (count == 0)
-            throw new InvalidOperationException("The eval split produced no complete block. Give data.eval more rows, or a smaller train.seq_len.");
-        double mean = lossSum / count;
-        return new Dictionary<string, double>
-        {
-            ["eval_loss"] = mean,
-            ["eval_ppl"] = Math.Exp(Math.Min(mean, 50)),
-            ["eval_accuracy"] = (double)correct / count,
-            ["eval_tokens"] = count,
-        };
+            var (inputs, labels) = CausalLmObjective.Collate(blocks, _device);
+            return _objective.Evaluate(inputs, labels);
+        });
     }
 
     public void SaveModel(string directory)

@@ -132,39 +132,13 @@ public sealed class MaskedLmTask : ITrainingTask
     /// <summary>Mean loss, perplexity and accuracy over the masked tokens of the eval split.</summary>
     public Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches)
     {
-        double lossSum = 0;
-        long correct = 0, count = 0;
-        int batches = 0;
-        using (var stream = _openEval!())
+        using var stream = _openEval!();
+        return TokenEval.Run(stream, microBatchSize, maxBatches, Corrupt, rows =>
         {
-            var rows = new List<Masked>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
-            {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var block, out var after)))
-                    rows.Add(Corrupt(block, after));
-                if (rows.Count == 0) break;
-                using var scope = NewDisposeScope();
-                using var _ = no_grad();
-                var (inputs, labels) = Collate(rows);
-                var (sum, logits, targets) = Loss(inputs, labels);
-                lossSum += sum.item<float>();
-                correct += logits.argmax(-1).eq(targets).sum().item<long>();
-                count += targets.shape[0];
-                batches++;
-            }
-        }
-        if (count == 0)
-            throw new InvalidOperationException("The eval split produced no complete sequence. Give data.eval more rows, or a smaller train.seq_len.");
-        double mean = lossSum / count;
-        return new Dictionary<string, double>
-        {
-            ["eval_loss"] = mean,
-            ["eval_ppl"] = Math.Exp(Math.Min(mean, 50)),
-            ["eval_accuracy"] = (double)correct / count,
-            ["eval_tokens"] = count,
-        };
+            var (inputs, labels) = Collate(rows);
+            var (sum, logits, targets) = Loss(inputs, labels);
+            return (sum.item<float>(), logits.argmax(-1).eq(targets).sum().item<long>(), targets.shape[0]);
+        });
     }
 
     public void SaveModel(string directory)
