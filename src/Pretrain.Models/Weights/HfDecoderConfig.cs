@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pretrain.Models.Text;
+using static Pretrain.Models.Weights.HfJson;
 
 namespace Pretrain.Models.Weights;
 
@@ -165,31 +166,5 @@ internal static class HfDecoderConfig
         };
         var keepMlp = ours is not null && ours["mlp_hidden_dim"] is null && (config with { MlpHiddenDim = null }).MlpDim == mlp;
         return config with { MlpHiddenDim = keepMlp ? null : mlp };
-    }
-
-    private static int Int(JsonObject json, string key, string type) =>
-        OptInt(json, key) ?? throw new WeightsException($"config.json has no '{key}', which model_type {type} needs.");
-
-    private static int? OptInt(JsonObject? json, string key) => Get(json, key, (JsonElement e) => e.GetInt32());
-
-    private static double? Num(JsonObject? json, string key) => Get(json, key, (JsonElement e) => e.GetDouble());
-
-    private static bool? Bool(JsonObject? json, string key) => Get(json, key, (JsonElement e) => e.GetBoolean());
-
-    private static string? Str(JsonObject? json, string key) => json?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static T? Get<T>(JsonObject? json, string key, Func<JsonElement, T> read) where T : struct
-    {
-        if (json?[key] is not JsonNode node)
-            return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(node.ToJsonString());
-            return read(doc.RootElement);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            throw new WeightsException($"config.json '{key}' has value {node.ToJsonString()}, which is not a {typeof(T).Name}.", e);
-        }
     }
 }
