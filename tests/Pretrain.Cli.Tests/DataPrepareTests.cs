@@ -112,7 +112,7 @@ public sealed class DataPrepareTests
     {
         var (code, _, err) = CliRunner.Run("data", "prepare", "video", "x", "--out", "y");
         Assert.Equal(2, code);
-        Assert.Contains("kind 'video' is not supported; supported: images, idx", err);
+        Assert.Contains("kind 'video' is not supported; supported: text, jsonl, images, idx", err);
         (code, _, err) = CliRunner.Run("data", "prepare", "idx", "only-one", "--out", "y");
         Assert.Equal(2, code);
         Assert.Contains("images file and a labels file", err);
