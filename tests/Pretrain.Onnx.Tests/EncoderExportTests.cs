@@ -32,6 +32,7 @@ public sealed class EncoderExportTests
         Assert.Contains(result.Report.Shapes, s => s.Padding > 0);
         Assert.Equal(outputs.Order(), result.Report.Shapes.Select(s => s.Output).Distinct().Order());
         Assert.All(result.Report.Shapes, s => Assert.True(s.MaxAbsDiff <= 1e-4, s.ToString()));
+        Console.WriteLine($"encoder post-LN {postNorm} pooler {pooler} classes {classes}: max |diff| {result.Report.Shapes.Max(s => s.MaxAbsDiff):G3}");
         var json = JsonNode.Parse(File.ReadAllText(fx["out/validation.json"]))!;
         Assert.True((bool)json["passed"]!);
     }
@@ -79,8 +80,20 @@ public sealed class EncoderExportTests
         }
         Assert.Equal([1, 2, 3], result.Report.Shapes.Select(s => s.Batch).Distinct().Order());
         Assert.All(result.Report.Shapes, s => Assert.True(s.MaxAbsDiff <= 1e-4, s.ToString()));
+        Console.WriteLine($"vit class token {classToken} pool {pool} positions {positions} classes {classes}: max |diff| {result.Report.Shapes.Max(s => s.MaxAbsDiff):G3}");
         var model = (VisionTransformer)fx.Model;
         Assert.Equal(model.PrefixTokens + 16, 16 + (classToken ? 1 : 0));
+    }
+
+    [Theory]
+    [InlineData("encoder")]
+    [InlineData("vit")]
+    public void Fp16_encoder_and_vit_exports_pass_their_tolerance(string kind)
+    {
+        using var fx = kind == "vit" ? TinyModelCheckpoint.Vit(true, "cls", "learned", 3) : TinyModelCheckpoint.Encoder(true, true, 3);
+        var result = OnnxExporter.Export(fx.StepDir, fx["out"], new ExportOptions { Dtype = OnnxDtype.Fp16 });
+        Assert.True(result.Report.Passed);
+        Assert.Equal(1e-2, result.Report.Tolerance);
     }
 
     [Fact]

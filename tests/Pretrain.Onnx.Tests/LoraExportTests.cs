@@ -31,6 +31,7 @@ public sealed class LoraExportTests
         var actual = session.Logits(ids, batch, t);
         Assert.True(EncoderExportTests.MaxAbsDiff(expected, actual) <= 1e-4, $"max |Δ| = {EncoderExportTests.MaxAbsDiff(expected, actual)}");
         Assert.True(EncoderExportTests.MaxAbsDiff(baseLogits, actual) > 1e-2, "the adapters must change the logits");
+        Console.WriteLine($"LoRA merged export vs adapted model: max |diff| {EncoderExportTests.MaxAbsDiff(expected, actual):G3}");
     }
 
     [Fact]
