@@ -1,8 +1,10 @@
+using Pretrain.Models.Heads;
 using Pretrain.Models.Peft;
 using Pretrain.Models.Text;
 using Pretrain.Models.Weights;
 using Pretrain.Onnx.Export;
 using Pretrain.Onnx.Runtime;
+using Pretrain.Onnx.Validation;
 using TorchSharp;
 
 namespace Pretrain.Onnx.Tests;
@@ -32,6 +34,43 @@ public sealed class LoraExportTests
         Assert.True(EncoderExportTests.MaxAbsDiff(expected, actual) <= 1e-4, $"max |Δ| = {EncoderExportTests.MaxAbsDiff(expected, actual)}");
         Assert.True(EncoderExportTests.MaxAbsDiff(baseLogits, actual) > 1e-2, "the adapters must change the logits");
         Console.WriteLine($"LoRA merged export vs adapted model: max |diff| {EncoderExportTests.MaxAbsDiff(expected, actual):G3}");
+    }
+
+    [Fact]
+    public void Lora_encoder_classifier_adapter_exports_merged_with_its_head()
+    {
+        using var fx = TinyModelCheckpoint.Encoder(postNorm: true, pooler: true, classes: null);
+        var baseModel = (EncoderLm)fx.Model;
+        using var model = new EncoderLm(baseModel.Config, Lora);
+        using var classifier = new ClassifierHead(baseModel.Config.EmbedDim, 3);
+        var baseWeights = Path.Combine(fx.StepDir, "model.safetensors");
+        var weights = Safetensors.Load(baseWeights);
+        HfEncoderLayout.LoadHf(model, weights);
+        foreach (var w in weights.Values)
+            w.Dispose();
+        torch.random.manual_seed(4);
+        using (torch.no_grad())
+        {
+            foreach (var (_, layer) in LoraModel.Layers(model))
+                layer.LoraB.copy_(torch.randn(layer.LoraB.shape) * 0.2);
+        }
+        model.eval();
+        classifier.eval();
+        var dir = fx["adapter"];
+        PeftAdapterLayout.Save(dir, model, classifier, new PeftAdapterOptions { BaseModelNameOrPath = fx.StepDir, BaseWeightsFile = baseWeights });
+        File.WriteAllText(Path.Combine(dir, "config.json"), HfEncoderLayout.ConfigJson(baseModel.Config, 3).ToJsonString());
+
+        var result = OnnxExporter.Export(dir, fx["out"], new ExportOptions());
+        Assert.True(result.Report.Passed);
+        Assert.Contains(result.Report.Shapes, s => s.Output == "logits");
+        const int batch = 2, t = 7;
+        var ids = Enumerable.Range(0, batch * t).Select(i => (long)(i * 11 % 97)).ToArray();
+        var mask = Enumerable.Repeat(1L, batch * t).ToArray();
+        var expected = EncoderValidator.Reference(model, classifier, ids, mask, new long[batch * t], batch, t)["logits"]; // unmerged
+        using var session = OnnxEncoderSession.Open(fx["out/model.onnx"], "logits", threads: 1);
+        var diff = EncoderExportTests.MaxAbsDiff(expected, session.Run(ids, batch, t, mask));
+        Assert.True(diff <= 1e-4, $"max |Δ logits| = {diff:G3}");
+        Console.WriteLine($"LoRA merged encoder classifier export vs adapted model: max |diff| {diff:G3}");
     }
 
     [Fact]

@@ -49,7 +49,23 @@ public static class CheckpointLoader
             LoraConfig? lora = null;
             if (adapter)
                 lora = PeftAdapterLayout.ReadConfig(stepDir, Arch(type));
-            var classifier = weights.TryGetValue("classifier.weight", out var cw) ? new ClassifierHead((int)cw.shape[1], (int)cw.shape[0]) : null;
+            var classifier = ClassifierShape(weights, "") is (long inDim, long classes) ? new ClassifierHead((int)inDim, (int)classes) : null;
+            var baseHead = classifier; // the head the base weights fill; an adapter's own head is filled by the adapter load
+            if (adapter && classifier is null)
+            {
+                // A LoRA classifier run saves its (fully trained) head beside the adapters (PEFT modules_to_save).
+                var adapterWeights = ReadWeights(Path.Combine(stepDir, PeftAdapterLayout.WeightsFile));
+                try
+                {
+                    if (ClassifierShape(adapterWeights, "base_model.model.") is (long i, long n))
+                        classifier = new ClassifierHead((int)i, (int)n);
+                }
+                finally
+                {
+                    foreach (var t in adapterWeights.Values)
+                        t.Dispose();
+                }
+            }
             IReadOnlyList<string> skipped;
             switch (type)
             {
@@ -65,14 +81,14 @@ public static class CheckpointLoader
                 case "bert" or "pretrain-bert" or "pretrain-bert-preln":
                     var encoder = new EncoderLm(HfEncoderLayout.ConfigFromJson(json), lora);
                     result = new ExportModel { Encoder = encoder, Classifier = classifier, ModelType = type, LoraMerged = adapter };
-                    skipped = HfEncoderLayout.LoadHf(encoder, weights, null, classifier);
+                    skipped = HfEncoderLayout.LoadHf(encoder, weights, null, baseHead);
                     if (adapter)
                         PeftAdapterLayout.Load(stepDir, encoder, classifier, weightsPath);
                     break;
                 case "vit" or "pretrain-vit" or "pretrain-mae":
                     var vit = new VisionTransformer(HfVitLayout.ConfigFromJson(json), lora);
                     result = new ExportModel { Vit = vit, Classifier = classifier, ModelType = type, LoraMerged = adapter };
-                    skipped = HfVitLayout.LoadHf(vit, weights, classifier);
+                    skipped = HfVitLayout.LoadHf(vit, weights, baseHead);
                     if (adapter)
                         PeftAdapterLayout.Load(stepDir, vit, classifier, weightsPath);
                     break;
@@ -82,7 +98,7 @@ public static class CheckpointLoader
             }
             foreach (var m in result.Modules)
             {
-                Models.Peft.LoraModel.MergeAll(m);
+                LoraModel.MergeAll(m);
                 m.eval();
             }
             if (skipped.Any(n => n.StartsWith("cls.predictions.", StringComparison.Ordinal)))
@@ -110,6 +126,10 @@ public static class CheckpointLoader
                 t.Dispose();
         }
     }
+
+    /// <summary>(in, classes) of a <c>classifier.weight</c> under <paramref name="prefix"/>, or null.</summary>
+    private static (long In, long Classes)? ClassifierShape(Dictionary<string, torch.Tensor> weights, string prefix) =>
+        weights.TryGetValue(prefix + "classifier.weight", out var w) && w.dim() == 2 ? (w.shape[1], w.shape[0]) : null;
 
     /// <summary>PEFT arch name for a model_type.</summary>
     private static string Arch(string type) => type switch
