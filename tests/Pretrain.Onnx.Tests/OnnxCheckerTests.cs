@@ -36,6 +36,31 @@ public sealed class OnnxCheckerTests
         Assert.True(code == 0 && output.Contains("ok", StringComparison.Ordinal), output);
     }
 
+    [Theory]
+    [InlineData("bert")]
+    [InlineData("bert-preln-classifier")]
+    [InlineData("vit-cls-classifier")]
+    [InlineData("vit-mean-sincos")]
+    public void Encoder_and_vit_exports_pass_onnx_checker_full_check(string variant)
+    {
+        if (!HasOnnx())
+        {
+            Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI must have python3-onnx (.ci/run installs it).");
+            return; // skipped: no reference checker here
+        }
+        using var fx = variant switch
+        {
+            "bert" => TinyModelCheckpoint.Encoder(postNorm: true, pooler: true, classes: null),
+            "bert-preln-classifier" => TinyModelCheckpoint.Encoder(postNorm: false, pooler: false, classes: 3),
+            "vit-cls-classifier" => TinyModelCheckpoint.Vit(classToken: true, "cls", "learned", classes: 4),
+            _ => TinyModelCheckpoint.Vit(classToken: false, "mean", "sincos", classes: null),
+        };
+        OnnxExporter.Export(fx.StepDir, fx["out"], new ExportOptions { Validate = false });
+        var (code, output) = RunPython(
+            "import sys, onnx; onnx.checker.check_model(sys.argv[1], full_check=True); print('ok')", fx["out/model.onnx"]);
+        Assert.True(code == 0 && output.Contains("ok", StringComparison.Ordinal), output);
+    }
+
     private static bool HasOnnx() => File.Exists(Python) && RunPython("import onnx").Code == 0;
 
     private static (int Code, string Output) RunPython(string script, params string[] args)

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Pretrain.Models.Heads;
 using Pretrain.Models.Text;
+using Pretrain.Models.Vision;
 using Pretrain.Onnx.Graph;
 using Pretrain.Onnx.Runtime;
 using Pretrain.Onnx.Validation;
@@ -8,7 +10,8 @@ namespace Pretrain.Onnx.Export;
 
 /// <summary>
 /// Exports a checkpoint step folder to DESIGN.md's ONNX export folder: model.onnx (+ model.onnx_data), config.json,
-/// tokenizer/ and validation.json. Everything is written into a temporary sibling folder and renamed into place only
+/// tokenizer/ and validation.json, for decoders, encoders (with a classifier head when the checkpoint has one) and
+/// ViTs, by config.json's model_type (<see cref="CheckpointLoader"/>; LoRA adapters merged first). Everything is written into a temporary sibling folder and renamed into place only
 /// after ONNX Runtime has matched TorchSharp, so a failed export leaves no model.onnx behind.
 /// </summary>
 public static class OnnxExporter
@@ -19,8 +22,10 @@ public static class OnnxExporter
         options.Check();
         var output = Path.GetFullPath(outDir);
         CheckOutput(output);
-        using var model = DecoderCheckpoint.Load(checkpoint);
-        var warnings = new List<string>();
+        using var model = CheckpointLoader.Load(checkpoint);
+        if (model.Decoder is null && options.WithPast)
+            throw new OnnxExportException($"--with-past is for decoders; {checkpoint} is a {model.ModelType} {model.Family}. Export it without --with-past.");
+        var warnings = new List<string>(model.Notes);
 
         var parent = Path.GetDirectoryName(output) ?? throw new OnnxExportException($"--out {outDir} has no parent folder.");
         Directory.CreateDirectory(parent);
@@ -39,7 +44,7 @@ public static class OnnxExporter
                 warnings.Add($"{checkpoint} has no tokenizer/ folder; the export has none, and `pretrain generate` will need one.");
 
             var tolerance = options.EffectiveTolerance;
-            var shapes = options.Validate ? OnnxValidator.Check(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
+            var shapes = options.Validate ? Validate(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
             var report = new ValidationReport
             {
                 Opset = options.Opset,
@@ -54,7 +59,7 @@ public static class OnnxExporter
             if (options.Validate && !report.Passed)
             {
                 var worst = shapes.Where(s => !s.Passed).Select(s =>
-                    $"batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (logits up to {s.MaxAbsLogit:G3})");
+                    $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (values up to {s.MaxAbsLogit:G3})");
                 throw new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
                     + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
             }
@@ -70,6 +75,17 @@ public static class OnnxExporter
                 Directory.Delete(tmp, recursive: true);
         }
     }
+
+    /// <summary>Emits and writes the graph of any family; returns whether the weights went to model.onnx_data.</summary>
+    internal static bool WriteModel(ExportModel model, string directory, ExportOptions options) =>
+        model.Decoder is not null ? WriteModel(model.Decoder, directory, options)
+        : model.Encoder is not null ? WriteEncoder(model.Encoder, directory, options, model.Classifier)
+        : WriteVit(model.Vit!, directory, options, model.Classifier);
+
+    private static IReadOnlyList<ValidationShape> Validate(string path, ExportModel model, double tolerance) =>
+        model.Decoder is not null ? OnnxValidator.Check(path, model.Decoder, tolerance)
+        : model.Encoder is not null ? EncoderValidator.Check(path, model.Encoder, model.Classifier, tolerance)
+        : EncoderValidator.Check(path, model.Vit!, model.Classifier, tolerance);
 
     /// <summary>Emits and writes the graph; returns whether the weights went to model.onnx_data.</summary>
     internal static bool WriteModel(DecoderLm model, string directory, ExportOptions options)
@@ -87,15 +103,30 @@ public static class OnnxExporter
     }
 
     /// <summary>Emits and writes an encoder's graph; returns whether the weights went to model.onnx_data.</summary>
-    internal static bool WriteEncoder(EncoderLm model, string directory, ExportOptions options)
+    internal static bool WriteEncoder(EncoderLm model, string directory, ExportOptions options, ClassifierHead? classifier = null)
     {
         var c = model.Config;
-        var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype);
+        var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype, classifier);
         var metadata = new Dictionary<string, string>
         {
             ["pretrain.arch"] = c.PostNorm ? "bert" : "bert-preln",
             ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
             ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
+        };
+        return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
+    }
+
+    /// <summary>Emits and writes a ViT's graph; returns whether the weights went to model.onnx_data.</summary>
+    internal static bool WriteVit(VisionTransformer model, string directory, ExportOptions options, ClassifierHead? classifier = null)
+    {
+        var c = model.Config;
+        var graph = VitEmitter.Emit(model, options.Opset, options.Dtype, classifier);
+        var metadata = new Dictionary<string, string>
+        {
+            ["pretrain.arch"] = "vit",
+            ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
+            ["pretrain.image_size"] = c.ImageSize.ToString(CultureInfo.InvariantCulture),
+            ["pretrain.global_pool"] = c.GlobalPool,
         };
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
     }

