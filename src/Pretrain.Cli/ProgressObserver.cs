@@ -25,8 +25,7 @@ public sealed class ProgressObserver(ProgressTask task) : ITrainingObserver
     }
 
     public void OnEval(long step, IReadOnlyDictionary<string, double> m) =>
-        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"eval {step,6}  loss {m["eval_loss"]:F4}  ppl {m["eval_ppl"]:F2}  acc {m["eval_accuracy"]:P1}")));
+        AnsiConsole.MarkupLine(Markup.Escape(ConsoleObserver.EvalLine(step, m)));
 
     public void OnMessage(string message) => AnsiConsole.MarkupLine(Markup.Escape(message));
 

@@ -145,6 +145,8 @@ public sealed record DataSection
 {
     public DataSplit Train { get; init; } = new();
     public DataSplit? Eval { get; init; }
+    /// <summary>Image augmentation of the train split (mae, simclr); eval uses its deterministic counterpart.</summary>
+    public AugmentSection Augment { get; init; } = new();
     /// <summary>Blocks prefetched in the background (bounded queue).</summary>
     public int Prefetch { get; init; } = 16;
 }
@@ -167,9 +169,30 @@ public sealed record DataSplit
     public int MaxBatches { get; init; }
 }
 
+/// <summary>
+/// Image augmentation (mae, simclr). Unset keys take the objective's default: random-resized crop scale 0.2–1 and
+/// flip 0.5 for both; simclr on colour images also colour jitter 0.5 and grayscale 0.2 (none on gray images).
+/// </summary>
+public sealed record AugmentSection
+{
+    /// <summary>Random-resized crop scale range [min, max] to model.image_size; [1, 1] keeps the whole image.</summary>
+    public IReadOnlyList<double>? CropScale { get; init; }
+    /// <summary>Probability of a left-right mirror.</summary>
+    public double? HorizontalFlip { get; init; }
+    /// <summary>Colour jitter strength s: brightness, contrast, saturation 0.8·s, hue 0.2·s, applied with p 0.8; 0 is off.</summary>
+    public double? ColorJitter { get; init; }
+    /// <summary>Probability of converting a colour image to gray.</summary>
+    public double? Grayscale { get; init; }
+    /// <summary>Per-channel mean subtracted after augmentation (one value, or one per channel); with std.</summary>
+    public IReadOnlyList<double>? Mean { get; init; }
+    /// <summary>Per-channel standard deviation divided by; with mean.</summary>
+    public IReadOnlyList<double>? Std { get; init; }
+}
+
 /// <summary>Generated data written into the run's cache (data/ in the run folder).</summary>
 public sealed record SyntheticSection
 {
+    /// <summary>text (random documents) or images (28×28 gray class-dependent shapes, labelled).</summary>
     public string Kind { get; init; } = "text";
     public int Rows { get; init; } = 4000;
     public int Shards { get; init; } = 4;

@@ -20,7 +20,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
     public static readonly string[] Optimizers = ["adamw"];
-    public static readonly string[] SyntheticKinds = ["text"];
+    public static readonly string[] SyntheticKinds = ["text", "images"];
 
     private readonly List<string> _problems = [];
 
@@ -143,6 +143,23 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         if (d.Eval is not null)
             CheckSplit("data.eval", d.Eval, isEval: true);
         AtLeast("data.prefetch", d.Prefetch, 1);
+        CheckAugment(d.Augment);
+    }
+
+    private void CheckAugment(AugmentSection a)
+    {
+        if (a.CropScale is { } c && (c.Count != 2 || !(c[0] > 0 && c[0] <= c[1] && c[1] <= 1)))
+            Add("data.augment.crop_scale", $"must be [min, max] with 0 < min <= max <= 1, got [{string.Join(", ", c)}]");
+        if (a.HorizontalFlip is { } f)
+            InRange("data.augment.horizontal_flip", f, "[0, 1]", x => x is >= 0 and <= 1);
+        if (a.ColorJitter is { } j)
+            InRange("data.augment.color_jitter", j, "[0, 2.5]", x => x is >= 0 and <= 2.5);
+        if (a.Grayscale is { } g)
+            InRange("data.augment.grayscale", g, "[0, 1]", x => x is >= 0 and <= 1);
+        if ((a.Mean is null) != (a.Std is null))
+            Add(a.Mean is null ? "data.augment.std" : "data.augment.mean", "needs data.augment.mean and data.augment.std together");
+        else if (a.Mean is { } m && a.Std is { } s && (m.Count == 0 || s.Count != m.Count || s.Any(x => x <= 0)))
+            Add("data.augment.std", "must be positive, with as many values as data.augment.mean (1 or one per channel)");
     }
 
     private void CheckSplit(string path, DataSplit s, bool isEval)

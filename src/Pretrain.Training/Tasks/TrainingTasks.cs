@@ -9,6 +9,8 @@ public static class TrainingTasks
     {
         "clm" => CausalLmTask.Build(ctx),
         "mlm" => MaskedLmTask.Build(ctx),
+        "mae" => MaskedAutoencoderTask.Build(ctx),
+        "simclr" => SimClrTask.Build(ctx),
         var kind => throw new RecipeException($"objective.kind '{kind}' is not available in this version yet."),
     };
 }
