@@ -26,7 +26,7 @@ public sealed class ProgressObserver(ProgressTask task) : ITrainingObserver
 
     public void OnEval(long step, IReadOnlyDictionary<string, double> m) =>
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"eval {step,6}  loss {m["eval_loss"]:F4}  ppl {m["eval_ppl"]:F2}  acc {m["eval_accuracy"]:P1}")));
+            $"eval {step,6}  loss {m["eval_loss"]:F4}  {(m.TryGetValue("eval_ppl", out var ppl) ? $"ppl {ppl:F2}" : $"macro-F1 {m.GetValueOrDefault("eval_macro_f1"):F4}")}  acc {m.GetValueOrDefault("eval_accuracy"):P1}")));
 
     public void OnMessage(string message) => AnsiConsole.MarkupLine(Markup.Escape(message));
 

@@ -87,6 +87,9 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
     {
         IReadOnlyList<string> Of(DataSplit split, string key) => split switch
         {
+            { Synthetic: { Kind: "labelled-text" } s } => SyntheticLabelledText.Write(
+                Path.Combine(RunDir, "data", $"{key}-labelled-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Synthetic: { } s } => SyntheticText.Write(
                 Path.Combine(RunDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),

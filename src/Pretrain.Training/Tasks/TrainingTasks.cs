@@ -9,6 +9,7 @@ public static class TrainingTasks
     {
         "clm" => CausalLmTask.Build(ctx),
         "mlm" => MaskedLmTask.Build(ctx),
+        "classify" => ClassifyTask.Build(ctx),
         var kind => throw new RecipeException($"objective.kind '{kind}' is not available in this version yet."),
     };
 }
