@@ -22,7 +22,7 @@ public static class ClassifierCheckpoint
     public static EncoderLmConfig ReadEncoderConfig(string dir) => HfEncoderLayout.ConfigFromJson(ReadConfigJson(dir));
 
     /// <summary>Writes <paramref name="model"/> into <paramref name="directory"/> (see the class summary).</summary>
-    public static void Save(string directory, SequenceClassifier model, ITextTokenizer tokenizer, string? baseDir, IReadOnlyList<string> trainable)
+    public static void Save(string directory, SequenceClassifier model, ITextTokenizer tokenizer, string? baseDir, IReadOnlyList<string> trainable, int seqLen)
     {
         if (model.Encoder.Lora is not null)
         {
@@ -42,6 +42,7 @@ public static class ClassifierCheckpoint
         }
         var config = HfEncoderLayout.ConfigJson(model.Encoder.Config, model.Head.NumClasses);
         ((JsonObject)config["pretrain"]!)["pooling"] = model.Pooling;
+        ((JsonObject)config["pretrain"]!)["seq_len"] = seqLen;
         File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(TrainerState.Json));
         tokenizer.Save(Path.Combine(directory, "tokenizer"));
     }
@@ -60,12 +61,13 @@ public static class ClassifierCheckpoint
     /// Opens a classification checkpoint for inference (eval mode, on <paramref name="device"/>): a full one alone, or
     /// a LoRA adapter over the base its adapter_config.json names (base sha256 checked).
     /// </summary>
-    public static (SequenceClassifier Model, ITextTokenizer Tokenizer) Open(string dir, Device device)
+    public static (SequenceClassifier Model, ITextTokenizer Tokenizer, int SeqLen) Open(string dir, Device device)
     {
         var json = ReadConfigJson(dir);
         int classes = json["num_labels"]?.GetValue<int>()
             ?? throw new CheckpointException($"{dir}/config.json has no num_labels: it is not a sequence-classification checkpoint (train one with objective.kind classify).");
         string pooling = json["pretrain"]?["pooling"]?.GetValue<string>() ?? "cls";
+        int seqLen = json["pretrain"]?["seq_len"]?.GetValue<int>() ?? 128;
         var config = HfEncoderLayout.ConfigFromJson(json);
         var tokenizerDir = Path.Combine(dir, "tokenizer");
         if (!Directory.Exists(tokenizerDir))
@@ -92,7 +94,7 @@ public static class ClassifierCheckpoint
         }
         model.to(device);
         model.eval();
-        return (model, tokenizer);
+        return (model, tokenizer, seqLen);
     }
 
     private static JsonObject ReadConfigJson(string dir)

@@ -29,6 +29,7 @@ public sealed class ClassifyTask : ITrainingTask
     private LabelledTextStream? _train;
     private string? _initDir;
     private IReadOnlyList<string> _loraTrainable = [];
+    private int _seqLen;
 
     private ClassifyTask(SequenceClassifier model, ITextTokenizer tokenizer, Func<DataCursor?, LabelledTextStream> openTrain,
         Func<LabelledTextStream>? openEval, Device device, DataCursor? resume)
@@ -96,6 +97,7 @@ public sealed class ClassifyTask : ITrainingTask
         {
             _initDir = ctx.InitDir,
             _loraTrainable = recipe.Lora?.Trainable ?? [],
+            _seqLen = recipe.Train.SeqLen,
         };
     }
 
@@ -203,7 +205,7 @@ public sealed class ClassifyTask : ITrainingTask
     }
 
     public void SaveModel(string directory) =>
-        ClassifierCheckpoint.Save(directory, _model, _tokenizer, _initDir, _loraTrainable);
+        ClassifierCheckpoint.Save(directory, _model, _tokenizer, _initDir, _loraTrainable, _seqLen);
 
     public void LoadModel(string directory)
     {
