@@ -31,6 +31,9 @@ public static class Cli
           pretrain import SRC --out DIR [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
                           [--activation gelu] [--output-name NAME]
                           (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
+          pretrain eval CHECKPOINT --data GLOB [--text-column text] [--label-column label] [--batch N]
+                          [--holdout FRACTION --seed S] [--out FILE.json]   (sequence-classification checkpoints)
+          pretrain predict CHECKPOINT --data GLOB --out FILE.parquet|FILE.jsonl [--text-column text] [--batch N]
           pretrain info
           pretrain --help
 
@@ -61,7 +64,9 @@ public static class Cli
                 "export" => ExportCommand.Execute(rest, stdout),
                 "generate" => GenerateCommand.Execute(rest, stdout),
                 "import" => ImportCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, info. See pretrain --help."),
+                "eval" => EvalCommand.Execute(rest, stdout),
+                "predict" => PredictCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
             };
         }
         catch (UsageException e)

@@ -26,6 +26,8 @@ public sealed class ConsoleObserver(TextWriter output) : ITrainingObserver
         var line = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"eval {step,6}  loss {m["eval_loss"]:F4}"));
         if (m.TryGetValue("eval_ppl", out var ppl))
             line.Append(CultureInfo.InvariantCulture, $"  ppl {ppl:F2}");
+        if (m.TryGetValue("eval_macro_f1", out var f1))
+            line.Append(CultureInfo.InvariantCulture, $"  macro-F1 {f1:F4}");
         if (m.TryGetValue("eval_accuracy", out var acc))
             line.Append(CultureInfo.InvariantCulture, $"  acc {acc:P1}");
         foreach (var (key, value) in m.Where(kv => kv.Key.StartsWith("eval_probe_", StringComparison.Ordinal)).OrderBy(kv => kv.Key, StringComparer.Ordinal))

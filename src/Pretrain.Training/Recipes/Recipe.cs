@@ -93,7 +93,7 @@ public sealed record ModelSection
 /// <summary>What the loss is, with each objective's settings (paper defaults).</summary>
 public sealed record ObjectiveSection
 {
-    /// <summary>clm (next token), mlm (BERT masked LM), mae (masked autoencoder), simclr (NT-Xent on two image views), simcse (dropout-noise InfoNCE on text).</summary>
+    /// <summary>clm (next token), mlm (BERT masked LM), classify (sequence classification), mae (masked autoencoder), simclr (NT-Xent on two image views), simcse (dropout-noise InfoNCE on text).</summary>
     public string Kind { get; init; } = "clm";
     /// <summary>mlm: share of tokens chosen for prediction (80% [MASK], 10% random, 10% kept).</summary>
     public double MaskProbability { get; init; } = 0.15;
@@ -110,7 +110,9 @@ public sealed record ObjectiveSection
     public double? Temperature { get; init; }
     /// <summary>simclr: projection head output size (2-layer MLP).</summary>
     public int ProjectionDim { get; init; } = 128;
-    /// <summary>simcse: sentence embedding from cls or mean pooling.</summary>
+    /// <summary>classify: number of classes (labels 0..num_classes-1).</summary>
+    public int NumClasses { get; init; } = 2;
+    /// <summary>simcse / classify: sentence embedding from cls or mean pooling.</summary>
     public string Pooling { get; init; } = "cls";
     /// <summary>Representation check at each eval: linear, knn, both or none (needs labelled data).</summary>
     public string Probe { get; init; } = "none";
@@ -192,7 +194,7 @@ public sealed record AugmentSection
 /// <summary>Generated data written into the run's cache (data/ in the run folder).</summary>
 public sealed record SyntheticSection
 {
-    /// <summary>text (random documents) or images (28×28 gray class-dependent shapes, labelled).</summary>
+    /// <summary>text (random documents), labelled-text (two easy classes: text + label columns) or images (28×28 gray class-dependent shapes, labelled).</summary>
     public string Kind { get; init; } = "text";
     public int Rows { get; init; } = 4000;
     public int Shards { get; init; } = 4;

@@ -11,7 +11,7 @@ namespace Pretrain.Training.Recipes;
 internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictionary<string, string> locations)
 {
     public static readonly string[] Archs = ["gpt2", "llama", "bert", "vit"];
-    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse"];
+    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse", "classify"];
     public static readonly string[] Probes = ["none", "linear", "knn", "both"];
     public static readonly string[] Pools = ["cls", "mean"];
     public static readonly string[] PosEmbeds = ["learned", "sincos"];
@@ -20,7 +20,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
     public static readonly string[] Optimizers = ["adamw"];
-    public static readonly string[] SyntheticKinds = ["text", "images"];
+    public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images"];
 
     private readonly List<string> _problems = [];
 
@@ -102,7 +102,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         string[] fits = o.Kind switch
         {
             "clm" => ["gpt2", "llama"],
-            "mlm" or "simcse" => ["bert"],
+            "mlm" or "simcse" or "classify" => ["bert"],
             _ => ["vit"],
         };
         if (!fits.Contains(m.Arch))
@@ -117,6 +117,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             Positive("objective.temperature", t);
         AtLeast("objective.projection_dim", o.ProjectionDim, 1);
         OneOf("objective.pooling", o.Pooling, Pools);
+        AtLeast("objective.num_classes", o.NumClasses, 2);
         OneOf("objective.probe", o.Probe, Probes);
         AtLeast("objective.probe_train_rows", o.ProbeTrainRows, 1);
         AtLeast("objective.probe_eval_rows", o.ProbeEvalRows, 1);

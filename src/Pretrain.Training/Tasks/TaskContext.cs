@@ -90,6 +90,9 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
             { Synthetic: { Kind: "images" } s } => SyntheticImages.Write(
                 Path.Combine(RunDir, "data", $"{key}-synthetic-images-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
+            { Synthetic: { Kind: "labelled-text" } s } => SyntheticLabelledText.Write(
+                Path.Combine(RunDir, "data", $"{key}-labelled-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Synthetic: { } s } => SyntheticText.Write(
                 Path.Combine(RunDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),

@@ -1,0 +1,44 @@
+namespace Pretrain.Data.Datasets;
+
+/// <summary>Settings of a <see cref="LabelledTextStream"/> (one recipe <c>data.train</c> or <c>data.eval</c> section, resolved).</summary>
+public sealed record LabelledTextOptions
+{
+    /// <summary>Parquet files, already resolved (see <see cref="Sources.FileResolver"/>); their order is the file order.</summary>
+    public required IReadOnlyList<string> Files { get; init; }
+
+    /// <summary>String column holding the text of each row.</summary>
+    public string TextColumn { get; init; } = "text";
+
+    /// <summary>int64 (or int32) class label column; every row needs a label in [0, <see cref="NumClasses"/>).</summary>
+    public string LabelColumn { get; init; } = "label";
+
+    /// <summary>Labels must be below this (null: any label ≥ 0).</summary>
+    public int? NumClasses { get; init; }
+
+    /// <summary>Token ids kept per row (the text is truncated to its first <c>MaxTokens</c> ids).</summary>
+    public int MaxTokens { get; init; } = 126;
+
+    public int Seed { get; init; }
+
+    public int Rank { get; init; }
+
+    public int WorldSize { get; init; } = 1;
+
+    /// <summary>Bounded background queue length, in rows.</summary>
+    public int Prefetch { get; init; } = 64;
+
+    /// <summary>Rows with hash(seed, file name, row group, row) below this are held out for eval.</summary>
+    public double HoldoutFraction { get; init; }
+
+    /// <summary>false: train stream (skips held-out rows); true: eval stream (only held-out rows).</summary>
+    public bool HoldoutSide { get; init; }
+
+    /// <summary>Shuffle row groups and rows each epoch; eval streams use false (file order).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>null: endless (train); 1 for eval, after which the stream ends.</summary>
+    public int? MaxEpochs { get; init; }
+
+    /// <summary>Recipe section named in error messages.</summary>
+    public string ConfigKey { get; init; } = "data.train";
+}

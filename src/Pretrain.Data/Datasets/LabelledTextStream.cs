@@ -1,0 +1,235 @@
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Text;
+
+namespace Pretrain.Data.Datasets;
+
+/// <summary>
+/// Streams labelled text rows (one sample per row: token ids truncated to <see cref="LabelledTextOptions.MaxTokens"/>
+/// and an integer label) from Parquet files, for sequence classification.
+/// <para>
+/// Order, sharding, holdout and the resume cursor follow <see cref="RankWalk"/>, exactly as <see cref="ImageStream"/>:
+/// each epoch is a permutation from (seed, epoch) of row groups, then rows; rank r of W takes positions p ≡ r (mod W);
+/// the cursor after a row is the end of its round, so resuming continues with exactly the rows not yet consumed. One
+/// background producer reads a row group at a time (text and label) and tokenizes into a bounded queue.
+/// </para>
+/// </summary>
+public sealed class LabelledTextStream : IDisposable
+{
+    private readonly record struct Item(LabelledText Sample, DataCursor Cursor);
+
+    private readonly LabelledTextOptions _options;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly ParquetTextSource _text;
+    private readonly ParquetLabelColumn _labels;
+    private readonly RankWalk _walk;
+    private readonly Channel<Item> _channel;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _producer;
+    private readonly DataCursor _start;
+    private Exception? _error;
+    private bool _disposed;
+
+    /// <exception cref="DataException">Bad options, a bad file (checked from footers), or a cursor from another seed.</exception>
+    public LabelledTextStream(LabelledTextOptions options, ITextTokenizer tokenizer, DataCursor? resumeFrom = null)
+    {
+        Validate(options);
+        _options = options;
+        _tokenizer = tokenizer;
+        _start = StartCursor(options, resumeFrom);
+        Cursor = _start;
+        _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey);
+        _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
+        _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+            options.HoldoutFraction, options.HoldoutSide);
+        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+    }
+
+    /// <summary>Cursor after the last row returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
+    public DataCursor Cursor { get; private set; }
+
+    /// <summary>Total rows in the files (all ranks, held-out included).</summary>
+    public long TotalRows => _text.TotalRows;
+
+    /// <summary>Next row, or false when MaxEpochs is reached. A producer failure is rethrown here. Call from one thread.</summary>
+    public bool TryNext(out LabelledText sample, out DataCursor cursorAfter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var reader = _channel.Reader;
+        while (true)
+        {
+            if (reader.TryRead(out var item))
+            {
+                sample = item.Sample;
+                cursorAfter = item.Cursor;
+                Cursor = item.Cursor;
+                return true;
+            }
+
+            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                if (_error is not null)
+                {
+                    ExceptionDispatchInfo.Capture(_error).Throw();
+                }
+
+                sample = null!;
+                cursorAfter = Cursor;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Stops the producer and closes the files.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stop.Cancel();
+        try
+        {
+            _producer.Wait(TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // The producer records its own failures in _error; cancellation is expected here.
+        }
+
+        _text.Dispose();
+        _labels.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task ProduceAsync(CancellationToken ct)
+    {
+        var o = _options;
+        int epoch = _start.Epoch;
+        long start = _start.SampleInEpoch;
+        try
+        {
+            while (o.MaxEpochs is not int max || epoch < max)
+            {
+                var order = _walk.Order(epoch);
+                long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
+                long produced = 0;
+                foreach (var group in _walk.Rows(order, start))
+                {
+                    var unit = group.Unit;
+                    var texts = await _text.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    var labels = await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    for (int i = 0; i < group.Rows.Length; i++)
+                    {
+                        int row = group.Rows[i];
+                        long p = group.Positions[i];
+                        var sample = Make(texts[row], labels[row], unit, row) with { Epoch = epoch, Position = p };
+                        produced++;
+                        var cursor = _walk.CursorAfter(epoch, start, limit, p);
+                        await _channel.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
+                    }
+                }
+
+                if (produced == 0 && start == 0 && o.MaxEpochs is null)
+                {
+                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                    throw new DataException(
+                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no {side} rows in a whole epoch of {order.Total} rows " +
+                        $"(holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+                }
+
+                epoch++;
+                start = 0;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Dispose: stop quietly.
+        }
+        catch (Exception e)
+        {
+            _error = e;
+        }
+        finally
+        {
+            _channel.Writer.TryComplete();
+        }
+    }
+
+    private LabelledText Make(string? text, long? label, RowGroupRef unit, int row)
+    {
+        var o = _options;
+        string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}";
+        if (label is not { } l)
+        {
+            throw new DataException($"{where}, column '{o.LabelColumn}': the label is null. Label every row, or remove the row (or file) from {o.ConfigKey}.files.");
+        }
+
+        if (l < 0 || (o.NumClasses is { } k && l >= k))
+        {
+            string range = o.NumClasses is { } n ? $"0..{n - 1} (objective.num_classes {n})" : "≥ 0";
+            throw new DataException($"{where}, column '{o.LabelColumn}': label {l} is outside {range}. Fix the label, or raise objective.num_classes.");
+        }
+
+        var ids = _tokenizer.Encode(text ?? "");
+        if (ids.Length > o.MaxTokens)
+        {
+            Array.Resize(ref ids, o.MaxTokens);
+        }
+
+        return new LabelledText(ids, l, unit.File, unit.RowGroup, row);
+    }
+
+    private static DataCursor StartCursor(LabelledTextOptions o, DataCursor? resume)
+    {
+        if (resume is null)
+        {
+            return DataCursor.Start(o.Seed, o.WorldSize);
+        }
+
+        if (resume.Seed != o.Seed)
+        {
+            throw new DataException(
+                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
+                "resuming would repeat and skip samples. Use the original seed.");
+        }
+
+        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
+        {
+            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
+        }
+
+        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
+    }
+
+    private static void Validate(LabelledTextOptions o)
+    {
+        string k = o.ConfigKey;
+        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
+        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
+        Check(o.MaxTokens >= 1, $"{k}: max tokens must be at least 1 (got {o.MaxTokens}); raise train.seq_len.");
+        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
+        Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
+        Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
+        Check(!string.IsNullOrEmpty(o.LabelColumn), $"{k}.label_column is empty.");
+    }
+
+    private static void Check(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new DataException(message);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using Parquet;
+using Parquet.Schema;
+
+namespace Pretrain.Data.Sources;
+
+/// <summary>
+/// An int64 (or int32) label column across a list of Parquet files, read one row group at a time (nulls stay null).
+/// Opening checks each file's schema; the last file's reader stays open. One consumer at a time.
+/// </summary>
+public sealed class ParquetLabelColumn : IDisposable
+{
+    private readonly IReadOnlyList<string> _files;
+    private readonly DataField[] _fields;
+    private readonly string _configKey;
+    private (int File, ParquetReader Reader)? _open;
+
+    private ParquetLabelColumn(IReadOnlyList<string> files, string column, DataField[] fields, string configKey)
+    {
+        _files = files;
+        Column = column;
+        _fields = fields;
+        _configKey = configKey;
+    }
+
+    /// <summary>The column name.</summary>
+    public string Column { get; }
+
+    /// <summary>Checks that every file has an integer <paramref name="column"/> (footers only).</summary>
+    /// <exception cref="DataException">A file lacks the column or it is not int64/int32.</exception>
+    public static ParquetLabelColumn Open(IReadOnlyList<string> files, string column, string configKey)
+    {
+        var fields = new DataField[files.Count];
+        for (int f = 0; f < files.Count; f++)
+        {
+            var reader = ParquetReader.CreateAsync(files[f]).GetAwaiter().GetResult();
+            var schema = reader.Schema;
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            var field = schema.Fields.FirstOrDefault(x => x.Name == column);
+            if (field is null)
+            {
+                throw new DataException(
+                    $"{files[f]} has no label column '{column}'; columns: {string.Join(", ", schema.Fields.Select(x => x.Name))}. " +
+                    $"Set {configKey}.label_column.");
+            }
+
+            if (field is not DataField { IsArray: false } d || (d.ClrType != typeof(long) && d.ClrType != typeof(int)))
+            {
+                throw new DataException(
+                    $"{files[f]}: column '{column}' is {Inspection.ParquetInspector.TypeName(field)}, not an int64 or int32 label. " +
+                    $"Set {configKey}.label_column, or write the labels as integers 0..K-1.");
+            }
+
+            fields[f] = d;
+        }
+
+        return new ParquetLabelColumn(files, column, fields, configKey);
+    }
+
+    /// <summary>The labels of one row group (null for a null value).</summary>
+    /// <exception cref="DataException">The row group cannot be read; the message names file, row group and column.</exception>
+    public async Task<long?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken ct = default)
+    {
+        try
+        {
+            if (_open is not { } open || open.File != file)
+            {
+                Close();
+                _open = (file, await ParquetReader.CreateAsync(_files[file], null, ct).ConfigureAwait(false));
+            }
+
+            using var group = _open.Value.Reader.OpenRowGroupReader(rowGroup);
+            int rows = checked((int)group.RowCount);
+            var field = _fields[file];
+            var labels = new long?[rows];
+            if (field.ClrType == typeof(long) && field.IsNullable)
+            {
+                await group.ReadAsync<long>(field, labels.AsMemory(), null, ct).ConfigureAwait(false);
+            }
+            else if (field.ClrType == typeof(long))
+            {
+                var values = new long[rows];
+                await group.ReadAsync<long>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    labels[i] = values[i];
+                }
+            }
+            else if (field.IsNullable)
+            {
+                var values = new int?[rows];
+                await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    labels[i] = values[i];
+                }
+            }
+            else
+            {
+                var values = new int[rows];
+                await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    labels[i] = values[i];
+                }
+            }
+
+            return labels;
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not DataException)
+        {
+            Close();
+            throw new DataException(
+                $"{_files[file]}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
+                $"Re-write the file or remove it from {_configKey}.files.", e);
+        }
+    }
+
+    public void Dispose() => Close();
+
+    private void Close()
+    {
+        if (_open is { } open)
+        {
+            open.Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _open = null;
+        }
+    }
+}

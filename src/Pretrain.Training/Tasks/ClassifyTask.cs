@@ -1,0 +1,226 @@
+using Pretrain.Data.Datasets;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Text;
+using Pretrain.Models.Heads;
+using Pretrain.Models.Peft;
+using Pretrain.Models.Text;
+using Pretrain.Models.Weights;
+using Pretrain.Training.Recipes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pretrain.Training.Tasks;
+
+/// <summary>
+/// Sequence classification (fine-tuning): a BERT-style encoder, usually initialised from init.checkpoint (e.g. the
+/// imported all-MiniLM-L6-v2), pooled (objective.pooling cls|mean) into a <see cref="ClassifierHead"/>; cross-entropy
+/// summed over rows. Full fine-tuning without a lora section; with one, only the adapters, the head and
+/// lora.trainable train, and checkpoints hold the PEFT adapter (SEQ_CLS, head as modules_to_save) over the init base.
+/// </summary>
+public sealed class ClassifyTask : ITrainingTask
+{
+    private readonly SequenceClassifier _model;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly Func<DataCursor?, LabelledTextStream> _openTrain;
+    private readonly Func<LabelledTextStream>? _openEval;
+    private readonly Device _device;
+    private readonly int _cls, _sep, _pad;
+    private DataCursor? _cursor;
+    private LabelledTextStream? _train;
+    private string? _initDir;
+    private IReadOnlyList<string> _loraTrainable = [];
+    private int _seqLen;
+
+    private ClassifyTask(SequenceClassifier model, ITextTokenizer tokenizer, Func<DataCursor?, LabelledTextStream> openTrain,
+        Func<LabelledTextStream>? openEval, Device device, DataCursor? resume)
+    {
+        var specials = (ISpecialTokens)tokenizer;
+        _model = model;
+        _tokenizer = tokenizer;
+        _openTrain = openTrain;
+        _openEval = openEval;
+        _device = device;
+        _cursor = resume;
+        _cls = specials.ClsId!.Value;
+        _sep = specials.SepId!.Value;
+        _pad = specials.PadId!.Value;
+    }
+
+    /// <summary>Builds the classifier (init weights, LoRA, freezing) and its labelled-text streams from the recipe.</summary>
+    public static ClassifyTask Build(TaskContext ctx)
+    {
+        var recipe = ctx.Recipe;
+        var o = recipe.Objective;
+        var tokenizer = ctx.Tokenizer;
+        if (tokenizer is not ISpecialTokens { ClsId: not null, SepId: not null, PadId: not null })
+            throw new RecipeException("objective.kind classify needs [CLS], [SEP] and [PAD] tokens: use a wordpiece vocabulary (or the init checkpoint's tokenizer), or add tokenizer.special_tokens: ['[CLS]', '[SEP]', '[PAD]'].");
+        var config = ctx.InitDir is { } init ? ClassifierCheckpoint.ReadEncoderConfig(init) : MaskedLmTask.EncoderConfig(recipe.Model, tokenizer);
+        if (recipe.Train.SeqLen > config.MaxSeqLen)
+            throw new RecipeException($"train.seq_len ({recipe.Train.SeqLen}) exceeds the encoder's {config.MaxSeqLen} positions{(ctx.InitDir is null ? "" : $" ({ctx.InitDir}/config.json)")}; lower train.seq_len.");
+        var encoder = new EncoderLm(config, ctx.Lora);
+        encoder.InitializeWeights(recipe.Train.Seed);
+        if (ctx.InitDir is { } dir)
+            LoadBase(encoder, dir);
+        torch.manual_seed(recipe.Train.Seed + 1);
+        var head = new ClassifierHead(config.EmbedDim, o.NumClasses, config.Dropout);
+        var model = new SequenceClassifier(encoder, head, o.Pooling);
+        if (ctx.Lora is not null)
+            LoraModel.FreezeBase(model, [.. recipe.Lora!.Trainable.Select(t => t.StartsWith("classifier.", StringComparison.Ordinal) ? t : "encoder." + t), "classifier.*"]);
+        model.to(ctx.Device);
+
+        int maxTokens = recipe.Train.SeqLen - 2; // room for [CLS] and [SEP]
+        var files = ctx.Files;
+        LabelledTextOptions Options(IReadOnlyList<string> f, DataSplit split, string key) => new()
+        {
+            Files = f,
+            TextColumn = split.TextColumn,
+            LabelColumn = split.LabelColumn,
+            NumClasses = o.NumClasses,
+            MaxTokens = maxTokens,
+            Seed = recipe.Train.Seed,
+            Prefetch = Math.Max(recipe.Data.Prefetch, recipe.Train.MicroBatchSize * recipe.Train.GradAccumSteps),
+            ConfigKey = key,
+        };
+        var train = Options(files.Train, recipe.Data.Train, "data.train") with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
+        LabelledTextOptions? eval = recipe.Data.Eval is null ? null
+            : Options(files.Eval ?? files.Train, files.Eval is null ? recipe.Data.Train : recipe.Data.Eval, "data.eval") with
+            {
+                HoldoutFraction = ctx.Holdout,
+                HoldoutSide = files.Eval is null,
+                Shuffle = false,
+                MaxEpochs = 1,
+            };
+        return new ClassifyTask(model, tokenizer,
+            cursor => new LabelledTextStream(train, tokenizer, cursor),
+            eval is null ? null : () => new LabelledTextStream(eval, tokenizer),
+            ctx.Device, ctx.ResumeCursor)
+        {
+            _initDir = ctx.InitDir,
+            _loraTrainable = recipe.Lora?.Trainable ?? [],
+            _seqLen = recipe.Train.SeqLen,
+        };
+    }
+
+    private static void LoadBase(EncoderLm encoder, string dir)
+    {
+        var path = Path.Combine(dir, "model.safetensors");
+        if (!File.Exists(path))
+            throw new RecipeException($"init.checkpoint {dir} has no model.safetensors (an adapter-only LoRA run?). Start from a full checkpoint or an imported model.");
+        using (NewDisposeScope())
+            HfEncoderLayout.LoadHf(encoder, Safetensors.Load(path));   // heads in the file (cls.*, classifier.*) are skipped
+    }
+
+    /// <summary>The classifier (encoder.* and classifier.*).</summary>
+    public nn.Module Model => _model;
+
+    public string Describe
+    {
+        get
+        {
+            long total = _model.parameters().Sum(p => p.numel()), trainable = LoraModel.TrainableParameterCount(_model);
+            var c = _model.Encoder.Config;
+            return $"bert encoder ({c.NumLayers} layers, width {c.EmbedDim}) + {_model.Pooling} pooling + classifier ({_model.Head.NumClasses} classes), " +
+                $"{total / 1e6:F2}M parameters, {trainable:N0} trainable ({100.0 * trainable / total:F3}%)" +
+                (_model.Encoder.Lora is { } l ? $", LoRA r={l.Rank} on {string.Join("/", l.Targets)}" : ", full fine-tune") +
+                (_initDir is null ? "" : $", from {_initDir}");
+        }
+    }
+
+    public bool HasEval => _openEval is not null;
+    public string BestMetric => "eval_loss";
+    public string CursorJson => (_cursor ?? DataCursor.Start(0, 1)).ToJson();
+
+    public IReadOnlyList<MicroBatch> NextStep(int gradAccumSteps, int microBatchSize)
+    {
+        _train ??= _openTrain(_cursor);
+        var micro = new List<MicroBatch>(gradAccumSteps);
+        for (int m = 0; m < gradAccumSteps; m++)
+        {
+            var rows = new List<LabelledText>(microBatchSize);
+            while (rows.Count < microBatchSize)
+            {
+                if (!_train.TryNext(out var row, out var after))
+                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
+                rows.Add(row);
+                _cursor = after;
+            }
+            micro.Add(new MicroBatch(rows, rows.Count, rows.Sum(r => (long)r.Ids.Length + 2)));
+        }
+        return micro;
+    }
+
+    public Tensor LossSum(MicroBatch batch)
+    {
+        var (ids, mask, labels) = ClassifyBatch.Collate((List<LabelledText>)batch.Samples, _cls, _sep, _pad, _device);
+        return nn.functional.cross_entropy(_model.call(ids, mask), labels, reduction: nn.Reduction.Sum);
+    }
+
+    /// <summary>Mean loss, accuracy, macro-F1 and confusion counts over the eval split.</summary>
+    public Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches)
+    {
+        var metrics = new ClassificationMetrics(_model.Head.NumClasses);
+        double lossSum = 0;
+        using (var stream = _openEval!())
+        {
+            int batches = 0;
+            var rows = new List<LabelledText>(microBatchSize);
+            bool more = true;
+            while (more && (maxBatches <= 0 || batches < maxBatches))
+            {
+                rows.Clear();
+                while (rows.Count < microBatchSize && (more = stream.TryNext(out var row, out _)))
+                    rows.Add(row);
+                if (rows.Count == 0) break;
+                lossSum += Score(rows, metrics);
+                batches++;
+            }
+        }
+        if (metrics.Count == 0)
+            throw new InvalidOperationException("The eval split produced no rows. Give data.eval more rows or a larger fraction.");
+        var result = metrics.ToDictionary("eval_");
+        result["eval_loss"] = lossSum / metrics.Count;
+        return result;
+    }
+
+    /// <summary>Adds a batch's predictions to <paramref name="metrics"/>; returns its summed loss.</summary>
+    private double Score(List<LabelledText> rows, ClassificationMetrics metrics)
+    {
+        bool was = _model.training;
+        _model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var (ids, mask, labels) = ClassifyBatch.Collate(rows, _cls, _sep, _pad, _device);
+            var logits = _model.call(ids, mask);
+            double loss = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
+            var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
+            for (int i = 0; i < rows.Count; i++) metrics.Add(rows[i].Label, predicted[i]);
+            return loss;
+        }
+        finally
+        {
+            _model.train(was);
+        }
+    }
+
+    public void SaveModel(string directory) =>
+        ClassifierCheckpoint.Save(directory, _model, _tokenizer, _initDir, _loraTrainable, _seqLen);
+
+    public void LoadModel(string directory)
+    {
+        if (_model.Encoder.Lora is null)
+        {
+            ClassifierCheckpoint.LoadFull(_model, directory);
+            return;
+        }
+        LoadBase(_model.Encoder, _initDir!);   // the frozen base, then this checkpoint's adapters and head (base sha256 checked)
+        PeftAdapterLayout.Load(directory, _model.Encoder, _model.Head, Path.Combine(_initDir!, "model.safetensors"));
+    }
+
+    public void Dispose()
+    {
+        _train?.Dispose();
+        _model.Dispose();
+    }
+}
