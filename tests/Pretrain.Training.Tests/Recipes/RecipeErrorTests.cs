@@ -136,7 +136,7 @@ public sealed class RecipeErrorTests
     [InlineData("data:\n  train:\n    files: [a]\n  eval:\n    files: [b]\n    fraction: 0.1\n", "data.eval needs exactly one of files, synthetic or fraction; got files and fraction")]
     [InlineData("data:\n  train:\n    files: [a]\n    fraction: 0.1\n", "data.train.fraction applies to data.eval only")]
     [InlineData("data:\n  train:\n    synthetic: {}\n  eval:\n    fraction: 1\n", "recipes/x.yaml:6: data.eval.fraction must be in (0, 1), got 1")]
-    [InlineData("data:\n  train:\n    synthetic: {kind: images}\n", "data.train.synthetic.kind must be one of text, labelled-text; got 'images'")]
+    [InlineData("data:\n  train:\n    synthetic: {kind: audio}\n", "data.train.synthetic.kind must be one of text, labelled-text, images; got 'audio'")]
     public void Data_source_rules(string yaml, string expected)
     {
         var e = Fail("name: x\n" + yaml);
