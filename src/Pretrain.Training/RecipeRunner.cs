@@ -98,7 +98,11 @@ public static class RecipeRunner
 
         var summary = Summarize(recipe, final, model, metrics.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
         File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, TrainerState.Json));
-        return new RunResult(runDir, final, summary);
+        return new RunResult(runDir, final, summary)
+        {
+            Recipe = recipe,
+            LastCheckpoint = CheckpointLocator.TryFindLatest(runDir, out var last) ? last!.Directory : null,
+        };
     }
 
     /// <summary>The run folder that holds a step folder (…/RUN/checkpoints/step-N → …/RUN).</summary>

@@ -30,3 +30,22 @@ public sealed class QuickstartTests
         Assert.Contains("sum = 8", r.Out);
     }
 }
+
+/// <summary>A recipe's export section ends the run with a checked ONNX model.</summary>
+[Collection("torch")]
+public sealed class RecipeExportStepTests
+{
+    [Fact]
+    public void Run_with_an_export_section_leaves_a_validated_onnx_model()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Path.Combine(CliRunner.RepoRoot, "recipes", "smoke", "gpt-tiny-clm.yaml"),
+            "--run-dir", dir["run"], "--set", "export.with_past=true");
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        var onnx = Path.Combine(dir["run"], "onnx");
+        Assert.True(File.Exists(Path.Combine(onnx, "model.onnx")));
+        var validation = JsonNode.Parse(File.ReadAllText(Path.Combine(onnx, "validation.json")))!.AsObject();
+        Assert.True(validation["passed"]!.GetValue<bool>());
+        Assert.Contains("ONNX Runtime", r.Out);
+    }
+}

@@ -1,3 +1,4 @@
+using Pretrain.Onnx.Export;
 using System.Runtime.InteropServices;
 using Pretrain.Training;
 
@@ -36,6 +37,21 @@ public static class RunCommand
             ? ProgressObserver.Run(observer => RecipeRunner.Run(options, observer, cancel.Token))
             : RecipeRunner.Run(options, new ConsoleObserver(stdout), cancel.Token);
         stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
+        if (result.Recipe?.Export is { } export && result.LastCheckpoint is { } step && !cancel.IsCancellationRequested)
+        {
+            // The recipe's export step: the same export and ONNX Runtime check as `pretrain export`.
+            var outDir = export.Out ?? Path.Combine(result.RunDir, "onnx");
+            var exported = OnnxExporter.Export(step, outDir, new ExportOptions
+            {
+                Opset = export.Opset,
+                Dtype = export.Dtype == "fp16" ? OnnxDtype.Fp16 : OnnxDtype.Fp32,
+                WithPast = export.WithPast,
+            });
+            foreach (var warning in exported.Warnings)
+                stdout.WriteLine($"warning: {warning}");
+            var worst = exported.Report.Shapes.Count == 0 ? 0 : exported.Report.Shapes.Max(s => s.MaxAbsDiff);
+            stdout.WriteLine($"exported {step} → {exported.Directory}; ONNX Runtime {exported.Report.OrtVersion} agrees to {worst:G3} (tolerance {exported.Report.Tolerance:G3})");
+        }
         return 0;
     }
 }

@@ -18,6 +18,20 @@ public sealed record Recipe
     public InitSection? Init { get; init; }
     /// <summary>Low-rank adapters on a frozen base (needs init).</summary>
     public LoraSection? Lora { get; init; }
+    /// <summary>End the run with an ONNX export of the final checkpoint, checked against ONNX Runtime.</summary>
+    public ExportSection? Export { get; init; }
+}
+
+/// <summary>The export step `pretrain run` performs after training (the same as `pretrain export`).</summary>
+public sealed record ExportSection
+{
+    /// <summary>Output folder; default &lt;run folder&gt;/onnx.</summary>
+    public string? Out { get; init; }
+    public int Opset { get; init; } = 17;
+    /// <summary>fp32 or fp16 (weights stored fp16, computed fp32).</summary>
+    public string Dtype { get; init; } = "fp32";
+    /// <summary>Decoders: key/value cache inputs and outputs for incremental generation.</summary>
+    public bool WithPast { get; init; }
 }
 
 /// <summary>Where the starting weights come from.</summary>

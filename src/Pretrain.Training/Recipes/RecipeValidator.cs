@@ -45,6 +45,14 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
         InRange("schedule.min_lr_ratio", r.Schedule.MinLrRatio, "[0, 1]", x => x is >= 0 and <= 1);
         CheckTrain(r.Train, r.Model);
+        if (r.Export is { } export)
+        {
+            if (export.Opset is < 17 or > 21)
+                Add("export.opset", $"must be between 17 and 21, got {export.Opset}");
+            OneOf("export.dtype", export.Dtype, ["fp32", "fp16"]);
+            if (export.WithPast && r.Model.Arch is not ("gpt2" or "llama"))
+                Add("export.with_past", $"applies to decoders (gpt2, llama), not model.arch '{r.Model.Arch}'");
+        }
         if (r.Init is { } init && string.IsNullOrWhiteSpace(init.Checkpoint))
             Add("init.checkpoint", "must name a run folder, a step folder or an imported model folder");
         if (r.Lora is { } lora)
