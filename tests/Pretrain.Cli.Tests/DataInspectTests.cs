@@ -4,6 +4,7 @@ using Pretrain.Data.Writing;
 namespace Pretrain.Cli.Tests;
 
 /// <summary>`pretrain data inspect`: writer, schema, rows, row groups, codecs and a sample per file; one clear line for a broken file.</summary>
+[Collection("torch")]   // CLI tests share one process; run them one at a time like the torch tests
 public sealed class DataInspectTests
 {
     private static string WriteIdsV2(string path)

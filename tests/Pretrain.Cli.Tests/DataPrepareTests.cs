@@ -8,6 +8,7 @@ using SkiaSharp;
 namespace Pretrain.Cli.Tests;
 
 /// <summary>`pretrain data prepare images|idx`: image folders and IDX files → Parquet image shards that ImageStream reads.</summary>
+[Collection("torch")]   // CLI tests share one process; run them one at a time like the torch tests
 public sealed class DataPrepareTests
 {
     private static byte[] Idx(int[] dims, byte[] data)

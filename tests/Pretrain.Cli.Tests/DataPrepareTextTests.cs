@@ -3,6 +3,7 @@ using Parquet.Schema;
 
 namespace Pretrain.Cli.Tests;
 
+[Collection("torch")]   // CLI tests share one process; run them one at a time like the torch tests
 public sealed class DataPrepareTextTests
 {
     private static async Task<(ParquetSchema Schema, int Groups, List<object?[]> Rows)> ReadAll(string path)

@@ -2,6 +2,7 @@ using Pretrain.Data.Text;
 
 namespace Pretrain.Cli.Tests;
 
+[Collection("torch")]   // CLI tests share one process; run them one at a time like the torch tests
 public sealed class TokenizerCommandTests
 {
     [Fact]
