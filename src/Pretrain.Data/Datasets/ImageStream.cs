@@ -32,11 +32,8 @@ public sealed class ImageStream : IDisposable
     private readonly ImageTransformOptions _transform;
     private readonly ParquetImageSource _source;
     private readonly RankWalk _walk;
-    private readonly Channel<Item> _channel;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _producer;
+    private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
-    private Exception? _error;
     private long _finalSkipped;
     private long _finalDropped;
     private bool _disposed;
@@ -52,13 +49,8 @@ public sealed class ImageStream : IDisposable
         _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
-        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue.Start(ProduceAsync);
     }
 
     /// <summary>Cursor after the last sample returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
@@ -83,34 +75,22 @@ public sealed class ImageStream : IDisposable
     public bool TryNext(out ImageSample sample, out DataCursor cursorAfter)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = _channel.Reader;
-        while (true)
+        if (_queue.TryTake(out var item))
         {
-            if (reader.TryRead(out var item))
-            {
-                sample = item.Sample;
-                cursorAfter = item.Cursor;
-                Cursor = item.Cursor;
-                SamplesRead++;
-                SamplesSkipped = item.Skipped;
-                SamplesDropped = item.Dropped;
-                return true;
-            }
-
-            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                if (_error is not null)
-                {
-                    ExceptionDispatchInfo.Capture(_error).Throw();
-                }
-
-                SamplesSkipped = _finalSkipped;
-                SamplesDropped = _finalDropped;
-                sample = null!;
-                cursorAfter = Cursor;
-                return false;
-            }
+            sample = item.Sample;
+            cursorAfter = item.Cursor;
+            Cursor = item.Cursor;
+            SamplesRead++;
+            SamplesSkipped = item.Skipped;
+            SamplesDropped = item.Dropped;
+            return true;
         }
+
+        SamplesSkipped = _finalSkipped;
+        SamplesDropped = _finalDropped;
+        sample = null!;
+        cursorAfter = Cursor;
+        return false;
     }
 
     /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
@@ -122,18 +102,8 @@ public sealed class ImageStream : IDisposable
         }
 
         _disposed = true;
-        _stop.Cancel();
-        try
-        {
-            _producer.Wait(TimeSpan.FromSeconds(30));
-        }
-        catch (AggregateException)
-        {
-            // The producer records its own failures in _error; cancellation is expected here.
-        }
-
+        _queue.Dispose();
         _source.Dispose();
-        _stop.Dispose();
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -143,85 +113,70 @@ public sealed class ImageStream : IDisposable
         long start = _start.SampleInEpoch;
         long skipped = 0, dropped = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = o.Workers, CancellationToken = ct };
-        try
+        while (o.MaxEpochs is not int max || epoch < max)
         {
-            while (o.MaxEpochs is not int max || epoch < max)
+            var order = _walk.Order(epoch);
+            long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
+            long produced = 0;
+            foreach (var group in _walk.Rows(order, start))
             {
-                var order = _walk.Order(epoch);
-                long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
-                long produced = 0;
-                foreach (var group in _walk.Rows(order, start))
+                var unit = group.Unit;
+                var data = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                for (int c0 = 0; c0 < group.Rows.Length; c0 += ChunkRows)
                 {
-                    var unit = group.Unit;
-                    var data = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                    for (int c0 = 0; c0 < group.Rows.Length; c0 += ChunkRows)
+                    int n = Math.Min(ChunkRows, group.Rows.Length - c0);
+                    var made = new ImageSample?[n];
+                    void Make(int i) => made[i] = MakeSample(data, unit, group.Rows[c0 + i], epoch, group.Positions[c0 + i]);
+                    if (o.Workers == 1 || n == 1)
                     {
-                        int n = Math.Min(ChunkRows, group.Rows.Length - c0);
-                        var made = new ImageSample?[n];
-                        void Make(int i) => made[i] = MakeSample(data, unit, group.Rows[c0 + i], epoch, group.Positions[c0 + i]);
-                        if (o.Workers == 1 || n == 1)
-                        {
-                            for (int i = 0; i < n; i++)
-                            {
-                                Make(i);
-                            }
-                        }
-                        else
-                        {
-                            try
-                            {
-                                Parallel.For(0, n, parallel, Make);
-                            }
-                            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
-                            {
-                                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-                            }
-                        }
-
                         for (int i = 0; i < n; i++)
                         {
-                            if (made[i] is not { } sample)
-                            {
-                                skipped++;
-                                continue;
-                            }
-
-                            produced++;
-                            long p = group.Positions[c0 + i];
-                            var cursor = _walk.CursorAfter(epoch, start, limit, p);
-                            await _channel.Writer.WriteAsync(new Item(sample, cursor, skipped, dropped), ct).ConfigureAwait(false);
+                            Make(i);
                         }
                     }
-                }
+                    else
+                    {
+                        try
+                        {
+                            Parallel.For(0, n, parallel, Make);
+                        }
+                        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                        {
+                            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                        }
+                    }
 
-                if (produced == 0 && start == 0 && o.MaxEpochs is null)
-                {
-                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
-                    throw new DataException(
-                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no decodable {side} images in a whole epoch of {order.Total} rows " +
-                        $"(column '{o.ImageColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
-                }
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (made[i] is not { } sample)
+                        {
+                            skipped++;
+                            continue;
+                        }
 
-                dropped += (order.Total - Math.Min(start, order.Total)) % o.WorldSize;
-                epoch++;
-                start = 0;
+                        produced++;
+                        long p = group.Positions[c0 + i];
+                        var cursor = _walk.CursorAfter(epoch, start, limit, p);
+                        await _queue.Writer.WriteAsync(new Item(sample, cursor, skipped, dropped), ct).ConfigureAwait(false);
+                    }
+                }
             }
 
-            _finalSkipped = skipped;
-            _finalDropped = dropped;
+            if (produced == 0 && start == 0 && o.MaxEpochs is null)
+            {
+                string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                throw new DataException(
+                    $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no decodable {side} images in a whole epoch of {order.Total} rows " +
+                    $"(column '{o.ImageColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+            }
+
+            dropped += (order.Total - Math.Min(start, order.Total)) % o.WorldSize;
+            epoch++;
+            start = 0;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Dispose: stop quietly.
-        }
-        catch (Exception e)
-        {
-            _error = e;
-        }
-        finally
-        {
-            _channel.Writer.TryComplete();
-        }
+
+        _finalSkipped = skipped;
+        _finalDropped = dropped;
     }
 
     /// <summary>Decodes and transforms one row; null when the row is bad and bad rows are skipped.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.ExceptionServices;
-using System.Threading.Channels;
 using Pretrain.Data.Sampling;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Text;
@@ -25,11 +23,8 @@ public sealed class LabelledTextStream : IDisposable
     private readonly ParquetTextSource _text;
     private readonly ParquetLabelColumn _labels;
     private readonly RankWalk _walk;
-    private readonly Channel<Item> _channel;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _producer;
+    private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
-    private Exception? _error;
     private bool _disposed;
 
     /// <exception cref="DataException">Bad options, a bad file (checked from footers), or a cursor from another seed.</exception>
@@ -44,13 +39,8 @@ public sealed class LabelledTextStream : IDisposable
         _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
-        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue.Start(ProduceAsync);
     }
 
     /// <summary>Cursor after the last row returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
@@ -63,29 +53,17 @@ public sealed class LabelledTextStream : IDisposable
     public bool TryNext(out LabelledText sample, out DataCursor cursorAfter)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = _channel.Reader;
-        while (true)
+        if (_queue.TryTake(out var item))
         {
-            if (reader.TryRead(out var item))
-            {
-                sample = item.Sample;
-                cursorAfter = item.Cursor;
-                Cursor = item.Cursor;
-                return true;
-            }
-
-            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                if (_error is not null)
-                {
-                    ExceptionDispatchInfo.Capture(_error).Throw();
-                }
-
-                sample = null!;
-                cursorAfter = Cursor;
-                return false;
-            }
+            sample = item.Sample;
+            cursorAfter = item.Cursor;
+            Cursor = item.Cursor;
+            return true;
         }
+
+        sample = null!;
+        cursorAfter = Cursor;
+        return false;
     }
 
     /// <summary>Stops the producer and closes the files.</summary>
@@ -97,19 +75,9 @@ public sealed class LabelledTextStream : IDisposable
         }
 
         _disposed = true;
-        _stop.Cancel();
-        try
-        {
-            _producer.Wait(TimeSpan.FromSeconds(30));
-        }
-        catch (AggregateException)
-        {
-            // The producer records its own failures in _error; cancellation is expected here.
-        }
-
+        _queue.Dispose();
         _text.Dispose();
         _labels.Dispose();
-        _stop.Dispose();
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -117,52 +85,37 @@ public sealed class LabelledTextStream : IDisposable
         var o = _options;
         int epoch = _start.Epoch;
         long start = _start.SampleInEpoch;
-        try
+        while (o.MaxEpochs is not int max || epoch < max)
         {
-            while (o.MaxEpochs is not int max || epoch < max)
+            var order = _walk.Order(epoch);
+            long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
+            long produced = 0;
+            foreach (var group in _walk.Rows(order, start))
             {
-                var order = _walk.Order(epoch);
-                long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
-                long produced = 0;
-                foreach (var group in _walk.Rows(order, start))
+                var unit = group.Unit;
+                var texts = await _text.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                var labels = await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                for (int i = 0; i < group.Rows.Length; i++)
                 {
-                    var unit = group.Unit;
-                    var texts = await _text.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                    var labels = await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                    for (int i = 0; i < group.Rows.Length; i++)
-                    {
-                        int row = group.Rows[i];
-                        long p = group.Positions[i];
-                        var sample = Make(texts[row], labels[row], unit, row) with { Epoch = epoch, Position = p };
-                        produced++;
-                        var cursor = _walk.CursorAfter(epoch, start, limit, p);
-                        await _channel.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
-                    }
+                    int row = group.Rows[i];
+                    long p = group.Positions[i];
+                    var sample = Make(texts[row], labels[row], unit, row) with { Epoch = epoch, Position = p };
+                    produced++;
+                    var cursor = _walk.CursorAfter(epoch, start, limit, p);
+                    await _queue.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
                 }
-
-                if (produced == 0 && start == 0 && o.MaxEpochs is null)
-                {
-                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
-                    throw new DataException(
-                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no {side} rows in a whole epoch of {order.Total} rows " +
-                        $"(holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
-                }
-
-                epoch++;
-                start = 0;
             }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Dispose: stop quietly.
-        }
-        catch (Exception e)
-        {
-            _error = e;
-        }
-        finally
-        {
-            _channel.Writer.TryComplete();
+
+            if (produced == 0 && start == 0 && o.MaxEpochs is null)
+            {
+                string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                throw new DataException(
+                    $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no {side} rows in a whole epoch of {order.Total} rows " +
+                    $"(holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+            }
+
+            epoch++;
+            start = 0;
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Runtime.ExceptionServices;
-using System.Threading.Channels;
 using Pretrain.Data.Sampling;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Text;
@@ -27,11 +25,8 @@ public sealed class PackedTextStream : IDisposable
     private readonly PackedTextOptions _options;
     private readonly ITextTokenizer _tokenizer;
     private readonly ParquetTextSource _source;
-    private readonly Channel<Item> _channel;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _producer;
+    private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
-    private Exception? _error;       // set by the producer before it completes the channel
     private long _dropped;           // likewise
     private long _finalRowsRead;
     private long _finalRowsSkipped;
@@ -47,13 +42,8 @@ public sealed class PackedTextStream : IDisposable
         Cursor = _start;
         _source = ParquetTextSource.Open(options.Files, options.Column, options.ConfigKey,
             options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds);
-        _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.Prefetch)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _producer = Task.Run(() => ProduceAsync(_stop.Token));
+        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue.Start(ProduceAsync);
     }
 
     /// <summary>Cursor after the last block returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
@@ -81,36 +71,24 @@ public sealed class PackedTextStream : IDisposable
     public bool TryNext(out int[] block, out DataCursor cursorAfter)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = _channel.Reader;
-        while (true)
+        if (_queue.TryTake(out var item))
         {
-            if (reader.TryRead(out var item))
-            {
-                block = item.Block;
-                cursorAfter = item.Cursor;
-                Cursor = item.Cursor;
-                RowsRead = item.RowsRead;
-                RowsSkipped = item.RowsSkipped;
-                TokensProduced += _options.BlockSize;
-                return true;
-            }
-
-            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                if (_error is not null)
-                {
-                    ExceptionDispatchInfo.Capture(_error).Throw();
-                }
-
-                TokensDropped = _dropped;
-                RowsRead = _finalRowsRead;
-                RowsSkipped = _finalRowsSkipped;
-
-                block = [];
-                cursorAfter = Cursor;
-                return false;
-            }
+            block = item.Block;
+            cursorAfter = item.Cursor;
+            Cursor = item.Cursor;
+            RowsRead = item.RowsRead;
+            RowsSkipped = item.RowsSkipped;
+            TokensProduced += _options.BlockSize;
+            return true;
         }
+
+        TokensDropped = _dropped;
+        RowsRead = _finalRowsRead;
+        RowsSkipped = _finalRowsSkipped;
+
+        block = [];
+        cursorAfter = Cursor;
+        return false;
     }
 
     /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
@@ -122,18 +100,8 @@ public sealed class PackedTextStream : IDisposable
         }
 
         _disposed = true;
-        _stop.Cancel();
-        try
-        {
-            _producer.Wait(TimeSpan.FromSeconds(30));
-        }
-        catch (AggregateException)
-        {
-            // The producer records its own failures in _error; cancellation is expected here.
-        }
-
+        _queue.Dispose();
         _source.Dispose();
-        _stop.Dispose();
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -146,117 +114,102 @@ public sealed class PackedTextStream : IDisposable
         long position = _start.SampleInEpoch;
         long rowsRead = 0, rowsSkipped = 0;
         bool emitted = _start.PendingTokens.Length > 0; // a restored buffer starts with an already-counted target
-        try
+        // A restored buffer may already hold whole blocks (the cursor sat between two blocks of one long
+        // document): those come first, with the cursor unchanged except for the shrinking buffer.
+        while ((o.MaxEpochs is not int m || epoch < m) && packer.TryTake(out int[] restored))
         {
-            // A restored buffer may already hold whole blocks (the cursor sat between two blocks of one long
-            // document): those come first, with the cursor unchanged except for the shrinking buffer.
-            while ((o.MaxEpochs is not int m || epoch < m) && packer.TryTake(out int[] restored))
-            {
-                var cursor = _start with { PendingTokens = packer.Pending() };
-                await _channel.Writer.WriteAsync(new Item(restored, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
-            }
+            var cursor = _start with { PendingTokens = packer.Pending() };
+            await _queue.Writer.WriteAsync(new Item(restored, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
+        }
 
-            while (o.MaxEpochs is not int max || epoch < max)
+        while (o.MaxEpochs is not int max || epoch < max)
+        {
+            var order = new EpochOrder(_source.Units, o.Seed, epoch, o.Shuffle);
+            long docsThisEpoch = 0;
+            for (int u = order.UnitAt(position); u < order.Count; u++)
             {
-                var order = new EpochOrder(_source.Units, o.Seed, epoch, o.Shuffle);
-                long docsThisEpoch = 0;
-                for (int u = order.UnitAt(position); u < order.Count; u++)
+                var unit = order.Unit(u);
+                long first = order.Start(u), end = first + unit.Rows;
+                // This rank's positions in [max(position, first), end): p ≡ rank (mod W).
+                long from = Math.Max(position, first);
+                long p0 = from + ((o.Rank - from % o.WorldSize) % o.WorldSize + o.WorldSize) % o.WorldSize;
+                if (p0 >= end)
                 {
-                    var unit = order.Unit(u);
-                    long first = order.Start(u), end = first + unit.Rows;
-                    // This rank's positions in [max(position, first), end): p ≡ rank (mod W).
-                    long from = Math.Max(position, first);
-                    long p0 = from + ((o.Rank - from % o.WorldSize) % o.WorldSize + o.WorldSize) % o.WorldSize;
-                    if (p0 >= end)
+                    continue;
+                }
+
+                int[] rowOrder = order.RowOrder(u);
+                bool Wanted(long p) => holdout.IsHeldOut(fileKeys[unit.File], unit.RowGroup, rowOrder[p - first]) == o.HoldoutSide;
+                bool any = false;
+                for (long p = p0; p < end && !any; p += o.WorldSize)
+                {
+                    any = Wanted(p);
+                }
+
+                if (!any)
+                {
+                    continue; // nothing of this rank's side here: do not read the row group at all
+                }
+
+                string?[]? texts = null;
+                int[]?[]? ids = null;
+                if (_source.Kind == ParquetColumnKind.Text)
+                {
+                    texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    ids = await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                }
+
+                for (long p = p0; p < end; p += o.WorldSize)
+                {
+                    if (!Wanted(p))
                     {
                         continue;
                     }
 
-                    int[] rowOrder = order.RowOrder(u);
-                    bool Wanted(long p) => holdout.IsHeldOut(fileKeys[unit.File], unit.RowGroup, rowOrder[p - first]) == o.HoldoutSide;
-                    bool any = false;
-                    for (long p = p0; p < end && !any; p += o.WorldSize)
+                    int row = rowOrder[p - first];
+                    int[]? tokens = texts is not null
+                        ? (string.IsNullOrEmpty(texts[row]) ? null : _tokenizer.Encode(texts[row]!))
+                        : CheckIds(ids![row], unit, row);
+                    if (tokens is null)
                     {
-                        any = Wanted(p);
+                        rowsSkipped++;
+                        continue;
                     }
 
-                    if (!any)
+                    packer.Append(tokens);
+                    packer.Append([_tokenizer.EosId]);
+                    rowsRead++;
+                    docsThisEpoch++;
+                    while (packer.TryTake(out int[] block))
                     {
-                        continue; // nothing of this rank's side here: do not read the row group at all
-                    }
-
-                    string?[]? texts = null;
-                    int[]?[]? ids = null;
-                    if (_source.Kind == ParquetColumnKind.Text)
-                    {
-                        texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        ids = await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                    }
-
-                    for (long p = p0; p < end; p += o.WorldSize)
-                    {
-                        if (!Wanted(p))
-                        {
-                            continue;
-                        }
-
-                        int row = rowOrder[p - first];
-                        int[]? tokens = texts is not null
-                            ? (string.IsNullOrEmpty(texts[row]) ? null : _tokenizer.Encode(texts[row]!))
-                            : CheckIds(ids![row], unit, row);
-                        if (tokens is null)
-                        {
-                            rowsSkipped++;
-                            continue;
-                        }
-
-                        packer.Append(tokens);
-                        packer.Append([_tokenizer.EosId]);
-                        rowsRead++;
-                        docsThisEpoch++;
-                        while (packer.TryTake(out int[] block))
-                        {
-                            emitted = true;
-                            var cursor = new DataCursor(epoch, p + 1, o.Seed, o.WorldSize, packer.Pending());
-                            await _channel.Writer.WriteAsync(new Item(block, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
-                        }
+                        emitted = true;
+                        var cursor = new DataCursor(epoch, p + 1, o.Seed, o.WorldSize, packer.Pending());
+                        await _queue.Writer.WriteAsync(new Item(block, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
                     }
                 }
-
-                if (docsThisEpoch == 0 && position == 0 && o.MaxEpochs is null)
-                {
-                    // An endless stream with nothing to yield would block its consumer forever.
-                    string side = o.HoldoutSide ? "held-out (eval)" : "training";
-                    throw new DataException(
-                        $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no non-empty {side} rows in a whole epoch of " +
-                        $"{order.Total} rows (column '{o.Column}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
-                }
-
-                epoch++;
-                position = 0;
             }
 
-            // The last epoch is done: the tail shorter than a block is dropped (its first token, if a block was
-            // returned before, was already that block's last target).
-            _dropped = Math.Max(0, packer.Count - (emitted ? 1 : 0));
-            _finalRowsRead = rowsRead;
-            _finalRowsSkipped = rowsSkipped;
+            if (docsThisEpoch == 0 && position == 0 && o.MaxEpochs is null)
+            {
+                // An endless stream with nothing to yield would block its consumer forever.
+                string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                throw new DataException(
+                    $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no non-empty {side} rows in a whole epoch of " +
+                    $"{order.Total} rows (column '{o.Column}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+            }
+
+            epoch++;
+            position = 0;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Dispose: stop quietly.
-        }
-        catch (Exception e)
-        {
-            _error = e;
-        }
-        finally
-        {
-            _channel.Writer.TryComplete();
-        }
+
+        // The last epoch is done: the tail shorter than a block is dropped (its first token, if a block was
+        // returned before, was already that block's last target).
+        _dropped = Math.Max(0, packer.Count - (emitted ? 1 : 0));
+        _finalRowsRead = rowsRead;
+        _finalRowsSkipped = rowsSkipped;
     }
 
     /// <summary>Null for a null or empty list; an id outside the vocabulary fails here, not later in an embedding lookup.</summary>
