@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# GPU check, run on the device machine from the repository root (no .NET there: it unpacks the bundle that
+# tools/gpu/bundle.sh built; libtorch with CUDA comes from that machine's PyTorch through LD_LIBRARY_PATH).
+#
+# Usage: OUT=DIR tools/gpu/check.sh PHASE...      phases run in the order given:
+#   env      GPU, driver, unresolved libtorch symbols of libLibTorchSharp.so (ldd -r), `pretrain info`
+#   smoke    every recipes/smoke/*.yaml on cuda (inits first), one line each
+#   vision   MAE and SimCLR on Fashion-MNIST side by side on the GPU: a 25-step calibration run each measures
+#            steps/s, then the recipe runs for VISION_BUDGET_S seconds' worth of steps (default 150) with its
+#            probes at step 0 (random weights) and at the end; run folders are copied to $OUT/runs
+#   finetune the Fashion-MNIST classification recipes (recipes/finetune/vit-*.yaml) when their init runs exist
+#   text     recipes/pretrain/bert-small-mlm.yaml then text-small-simcse.yaml, and the MiniLM LoRA classifier,
+#            TEXT_BUDGET_S seconds each
+# Prints a table last (also $OUT/table.md); each run's log is in $OUT/logs.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+out="${OUT:-$root/.cache/gpu/out}"
+mkdir -p "$out/logs" "$out/runs"
+torchlib="${TORCH_LIB:-$(ls -d ${TORCH_VENV:?set TORCH_VENV}/lib/python3*/site-packages/torch/lib 2>/dev/null | head -1)}"
+py="${PYTHON:-$(command -v ${TORCH_VENV:?set TORCH_VENV}/bin/python || command -v python3)}"
+bin="$(mktemp -d)"
+tar -xJf "$root/.cache/gpu/pretrain-linux-x64.tar.xz" -C "$bin" || { echo "error: no bundle; run tools/gpu/bundle.sh" >&2; exit 1; }
+export LD_LIBRARY_PATH="$torchlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export DOTNET_gcServer=0
+P="$bin/pretrain/pretrain"
+device="${DEVICE:-cuda}"   # DEVICE=cpu dry-runs the script logic on a machine without a GPU
+table="$out/table.md"
+echo "| phase | item | status | seconds | result |" > "$table"
+echo "|---|---|---|---|---|" >> "$table"
+row() { echo "| $1 | $2 | $3 | $4 | $5 |" >> "$table"; }
+
+# last eval row of a run's metrics.jsonl, the keys named (or all eval_ keys)
+evals() {
+  "$py" - "$1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ev = [r for r in rows if any(k.startswith("eval_") for k in r)]
+def fmt(r): return " ".join(f"{k[5:]}={v:.4g}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float)) and k not in ("eval_tokens",))
+out = []
+if ev: out.append(f"step {ev[0]['step']}: " + fmt(ev[0]))
+if len(ev) > 1: out.append(f"step {ev[-1]['step']}: " + fmt(ev[-1]))
+print(" → ".join(out) if out else "no eval rows")
+PY
+}
+
+# steps per second from the train rows of metrics.jsonl (median of windows after the first)
+steps_per_s() {
+  "$py" - "$1" <<'PY'
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+tr = [r for r in rows if "tokens_per_s" in r and r["step"] > 1]
+rates = [r["tokens_per_s"] * r["step"] / r["tokens"] for r in tr]
+print(f"{statistics.median(rates):.3f}" if rates else "0")
+PY
+}
+
+run_recipe() { # phase name recipe [--set ...]
+  local phase="$1" name="$2" recipe="$3"; shift 3
+  local t0=$SECONDS
+  rm -rf "runs/$name"
+  if "$P" run "$recipe" --set train.device=$device "$@" > "$out/logs/$name.log" 2>&1; then
+    row "$phase" "$name" ok $((SECONDS - t0)) "$(evals "runs/$name/metrics.jsonl")"
+    mkdir -p "$out/runs/$name"
+    cp "runs/$name"/{metrics.jsonl,summary.json,recipe.yaml} "$out/runs/$name/" 2>/dev/null
+    return 0
+  else
+    row "$phase" "$name" FAIL $((SECONDS - t0)) "$(grep -m1 -i 'error' "$out/logs/$name.log" | cut -c1-200)"
+    return 1
+  fi
+}
+
+keep_checkpoint() { # copy a run's latest checkpoint folder into $OUT (small models only)
+  local name="$1" latest
+  latest="$(cat "runs/$name/checkpoints/latest" 2>/dev/null)" || return 0
+  mkdir -p "$out/runs/$name/checkpoints"
+  cp -r "runs/$name/checkpoints/$latest" "$out/runs/$name/checkpoints/" && echo "$latest" > "$out/runs/$name/checkpoints/latest"
+}
+
+phase_env() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt" 2>&1
+  row env gpu ok 0 "$(head -1 "$out/gpu.txt")"
+  row env torch-lib ok 0 "$torchlib ($("$py" -c 'import torch;print(torch.__version__, torch.version.cuda)' 2>/dev/null))"
+  ldd -r "$bin/pretrain/libLibTorchSharp.so" > "$out/ldd.txt" 2>&1
+  local missing; missing=$(grep -c "undefined symbol" "$out/ldd.txt")
+  row env "ldd -r libLibTorchSharp.so" "$([ "$missing" = 0 ] && echo ok || echo WARN)" 0 "$missing unresolved symbols (list: ldd.txt)"
+  grep "undefined symbol" "$out/ldd.txt" | sed 's/undefined symbol: //' | cut -d'(' -f1 | c++filt > "$out/missing-symbols.txt" 2>/dev/null
+  local t0=$SECONDS
+  if "$P" info > "$out/logs/info.log" 2>&1; then row env "pretrain info" ok $((SECONDS - t0)) "$(grep -E 'libtorch|cuda' "$out/logs/info.log" | tr '\n' ' ' | tr -s ' ')"
+  else row env "pretrain info" FAIL $((SECONDS - t0)) "$(tail -2 "$out/logs/info.log" | tr '\n' ' ' | cut -c1-200)"; fi
+}
+
+phase_smoke() {
+  local done_names=" " r n
+  # recipes whose init names another smoke run go after it
+  for pass in 1 2; do
+    for r in recipes/smoke/*.yaml; do
+      n="$(basename "$r" .yaml)"
+      case "$done_names" in *" $n "*) continue;; esac
+      if grep -q "init:" "$r"; then
+        local dep; dep="$(grep -oE 'runs/[A-Za-z0-9_.-]+' "$r" | head -1 | cut -d/ -f2)"
+        [ -d "runs/$dep/checkpoints" ] || { [ $pass = 1 ] && continue; }
+      fi
+      run_recipe smoke "$n" "$r"
+      done_names+="$n "
+    done
+  done
+}
+
+calibrated_steps() { # name recipe budget_s batch-overrides... → prints steps
+  local name="$1" recipe="$2" budget="$3"; shift 3
+  "$P" run "$recipe" --run-dir "runs/$name-calib" --set train.device=$device --set train.max_steps=25 --set train.log_every=5 \
+    --set train.eval_every=1000 --set train.checkpoint_every=1000 "$@" > "$out/logs/$name-calib.log" 2>&1 || { echo 0; return; }
+  local sps; sps="$(steps_per_s "runs/$name-calib/metrics.jsonl")"
+  "$py" -c "print(max(25, int($budget * $sps)))"
+}
+
+phase_vision() {
+  local budget="${VISION_BUDGET_S:-150}" t0=$SECONDS
+  local mae_steps simclr_steps
+  mae_steps=$(calibrated_steps vit-fmnist-mae recipes/pretrain/vit-fmnist-mae.yaml "$budget" --set train.threads=4)
+  simclr_steps=$(calibrated_steps vit-fmnist-simclr recipes/pretrain/vit-fmnist-simclr.yaml "$budget" --set train.threads=4)
+  row vision calibration ok $((SECONDS - t0)) "MAE $mae_steps steps, SimCLR $simclr_steps steps for ${budget}s each (alone; run side by side below)"
+  [ "$mae_steps" = 0 ] && row vision vit-fmnist-mae FAIL 0 "$(grep -m1 -i error "$out/logs/vit-fmnist-mae-calib.log" | cut -c1-200)"
+  [ "$simclr_steps" = 0 ] && row vision vit-fmnist-simclr FAIL 0 "$(grep -m1 -i error "$out/logs/vit-fmnist-simclr-calib.log" | cut -c1-200)"
+  # side by side: small models are launch-bound (CPU side), so two processes share the GPU well; 3/4 of the
+  # calibrated steps keeps the wall time near the budget
+  [ "$mae_steps" != 0 ] && (run_recipe vision vit-fmnist-mae recipes/pretrain/vit-fmnist-mae.yaml --set train.threads=6 \
+      --set train.max_steps=$((mae_steps * 3 / 4)) --set train.eval_every=$((mae_steps * 3 / 4)) --set train.checkpoint_every=$((mae_steps * 3 / 4)) \
+      --set train.log_every=50 && keep_checkpoint vit-fmnist-mae) &
+  [ "$simclr_steps" != 0 ] && (run_recipe vision vit-fmnist-simclr recipes/pretrain/vit-fmnist-simclr.yaml --set train.threads=6 \
+      --set train.max_steps=$((simclr_steps * 3 / 4)) --set train.eval_every=$((simclr_steps * 3 / 4)) --set train.checkpoint_every=$((simclr_steps * 3 / 4)) \
+      --set train.log_every=50 && keep_checkpoint vit-fmnist-simclr) &
+  wait
+}
+
+for phase in "$@"; do
+  case "$phase" in
+    env) phase_env ;;
+    smoke) phase_smoke ;;
+    vision) phase_vision ;;
+    *) echo "error: unknown phase '$phase' (env, smoke, vision)" >&2; exit 2 ;;
+  esac
+done
+cat "$table"
