@@ -11,12 +11,15 @@
 #   finetune the Fashion-MNIST classification recipes (recipes/finetune/vit-*.yaml) when their init runs exist
 #   text     recipes/pretrain/bert-small-mlm.yaml then text-small-simcse.yaml, and the MiniLM LoRA classifier,
 #            TEXT_BUDGET_S seconds each
-# Prints a table last (also $OUT/table.md); each run's log is in $OUT/logs.
+# Prints a table last (also $OUT/table.md); logs, metrics and checkpoints are in $OUT/results.tgz.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-out="${OUT:-$root/.cache/gpu/out}"
-mkdir -p "$out/logs" "$out/runs"
+# The device tool returns only a few files from $OUT, so everything is gathered in a scratch folder and handed back
+# as $OUT/table.md plus one $OUT/results.tgz (logs, metrics, summaries, small checkpoints).
+final="${OUT:-$root/.cache/gpu/out}"
+out="$(mktemp -d)"
+mkdir -p "$final" "$out/logs" "$out/runs"
 torchlib="${TORCH_LIB:-$(ls -d ${TORCH_VENV:?set TORCH_VENV}/lib/python3*/site-packages/torch/lib 2>/dev/null | head -1)}"
 py="${PYTHON:-$(command -v ${TORCH_VENV:?set TORCH_VENV}/bin/python || command -v python3)}"
 bin="$(mktemp -d)"
@@ -142,4 +145,6 @@ for phase in "$@"; do
     *) echo "error: unknown phase '$phase' (env, smoke, vision)" >&2; exit 2 ;;
   esac
 done
+cp "$table" "$final/table.md"
+tar -czf "$final/results.tgz" -C "$out" .
 cat "$table"
