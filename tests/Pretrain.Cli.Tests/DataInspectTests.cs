@@ -52,6 +52,19 @@ public sealed class DataInspectTests
     }
 
     [Fact]
+    public void ImageStructBytesAreShownAsBinary()
+    {
+        using var dir = new TempDir();
+        ImageParquetWriter.Write(dir["img.parquet"], [new ImageRow([1, 2, 3], "a.png", 4), new ImageRow([5, 6], null, 7)], 2);
+
+        var r = CliRunner.Run("data", "inspect", dir["img.parquet"]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("image: struct<bytes: binary?, path: string?>", r.Out); // ? marks an optional (nullable) field
+        Assert.Contains("label: int64", r.Out);
+        Assert.DoesNotContain("readonlymemory", r.Out, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void BrokenFileIsOneLineNamingIt()
     {
         using var dir = new TempDir();

@@ -8,9 +8,10 @@
 #   vision   MAE and SimCLR on Fashion-MNIST side by side on the GPU: a 25-step calibration run each measures
 #            steps/s, then the recipe runs for VISION_BUDGET_S seconds' worth of steps (default 150) with its
 #            probes at step 0 (random weights) and at the end; run folders are copied to $OUT/runs
-#   finetune the Fashion-MNIST classification recipes (recipes/finetune/vit-*.yaml) when their init runs exist
-#   text     recipes/pretrain/bert-small-mlm.yaml then text-small-simcse.yaml, and the MiniLM LoRA classifier,
-#            TEXT_BUDGET_S seconds each
+#   finetune the Fashion-MNIST classification recipes (recipes/finetune/vit-*-classify.yaml) side by side, as
+#            written (same step count); their init runs (runs/vit-fmnist-*) must be carried along
+#   text     recipes/pretrain/bert-small-mlm.yaml for TEXT_BUDGET_S seconds' worth of steps (calibrated as above),
+#            then text-small-simcse.yaml (init from it) for half that
 # Prints a table last (also $OUT/table.md); logs, metrics and checkpoints are in $OUT/results.tgz.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -137,12 +138,38 @@ phase_vision() {
   wait
 }
 
+budget_run() { # phase name recipe budget_s sets... : calibrate alone, then run budget_s worth of steps
+  local phase="$1" name="$2" recipe="$3" budget="$4"; shift 4
+  local steps; steps=$(calibrated_steps "$name" "$recipe" "$budget" "$@")
+  if [ "$steps" = 0 ]; then row "$phase" "$name" FAIL 0 "calibration: $(grep -m1 -i error "$out/logs/$name-calib.log" | cut -c1-200)"; return 1; fi
+  run_recipe "$phase" "$name" "$recipe" "$@" --set train.max_steps="$steps" --set train.eval_every="$steps" \
+    --set train.checkpoint_every="$steps" --set train.log_every=50
+}
+
+phase_finetune() { # Fashion-MNIST classifiers side by side; the recipes fix the step count (same for all three)
+  local r n
+  for r in recipes/finetune/vit-*-classify.yaml; do
+    n="$(basename "$r" .yaml)"
+    (run_recipe finetune "$n" "$r" --set train.threads=5 && keep_checkpoint "$n") &
+  done
+  wait
+}
+
+phase_text() { # MLM on Moby Dick + SOTU for TEXT_BUDGET_S, then SimCSE from it
+  local budget="${TEXT_BUDGET_S:-120}"
+  budget_run text bert-small-mlm recipes/pretrain/bert-small-mlm.yaml "$budget" --set train.threads=8 && keep_checkpoint bert-small-mlm
+  [ -f recipes/pretrain/text-small-simcse.yaml ] && [ -d runs/bert-small-mlm/checkpoints ] &&
+    budget_run text text-small-simcse recipes/pretrain/text-small-simcse.yaml "$((budget / 2))" --set train.threads=8
+}
+
 for phase in "$@"; do
   case "$phase" in
     env) phase_env ;;
     smoke) phase_smoke ;;
     vision) phase_vision ;;
-    *) echo "error: unknown phase '$phase' (env, smoke, vision)" >&2; exit 2 ;;
+    finetune) phase_finetune ;;
+    text) phase_text ;;
+    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text)" >&2; exit 2 ;;
   esac
 done
 cp "$table" "$final/table.md"

@@ -88,7 +88,7 @@ public static class ParquetInspector
         var t when t == typeof(float) => "float",
         var t when t == typeof(double) => "double",
         var t when t == typeof(bool) => "bool",
-        var t when t == typeof(byte[]) => "binary",
+        var t when t == typeof(byte[]) || t == typeof(ReadOnlyMemory<byte>) => "binary",
         var t => t.Name.ToLowerInvariant(),
     };
 
