@@ -14,6 +14,8 @@ namespace Pretrain.Data.Datasets;
 /// W takes global positions p ≡ r (mod W). Held-out and empty rows still occupy their position (so cursors never
 /// need data to be read) but yield no tokens. One background producer reads a row group at a time, tokenizes and
 /// packs into a bounded channel; each block carries the cursor to resume right after it.
+/// With <see cref="PackedTextOptions.ShuffleWindow"/> &gt; 1 the rows of that many consecutive row groups are mixed
+/// (<see cref="EpochOrder.Locate"/>) and the producer keeps the window's row groups it has read until the window ends.
 /// </para>
 /// <para>Resume is exact for the same files and seed. On the same world size each rank continues bitwise from its own
 /// cursor (mid-block included). On another world size, from the ranks' cursors gathered by
