@@ -14,9 +14,14 @@ namespace Pretrain.Data.Datasets;
 /// W takes global positions p ≡ r (mod W). Held-out and empty rows still occupy their position (so cursors never
 /// need data to be read) but yield no tokens. One background producer reads a row group at a time, tokenizes and
 /// packs into a bounded channel; each block carries the cursor to resume right after it.
+/// With <see cref="PackedTextOptions.ShuffleWindow"/> &gt; 1 the rows of that many consecutive row groups are mixed
+/// (<see cref="EpochOrder.Locate"/>) and the producer keeps the window's row groups it has read until the window ends.
 /// </para>
-/// <para>Resume is exact for the same files, seed and world size, with each rank's own cursor. On another world
-/// size it continues from the same global position and drops the pending tokens (they belong to the old rank).</para>
+/// <para>Resume is exact for the same files and seed. On the same world size each rank continues bitwise from its own
+/// cursor (mid-block included). On another world size, from the ranks' cursors gathered by
+/// <see cref="ElasticCursor.Combine"/> (a one-rank cursor is already whole), the documents no rank consumed are dealt
+/// over the new ranks and every old rank's pending tokens are handed to exactly one new rank, so no document is lost
+/// or repeated and each token is a target once (see <see cref="ElasticCursor"/> for the rule).</para>
 /// </summary>
 public sealed class PackedTextStream : IDisposable
 {
@@ -27,7 +32,7 @@ public sealed class PackedTextStream : IDisposable
     private readonly ParquetTextSource _source;
     private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
-    private long _dropped;           // likewise
+    private int[] _droppedTail = [];  // written by the producer before it completes; read after the queue drains
     private long _finalRowsRead;
     private long _finalRowsSkipped;
     private bool _disposed;
@@ -38,10 +43,19 @@ public sealed class PackedTextStream : IDisposable
         Validate(options);
         _options = options;
         _tokenizer = tokenizer;
-        _start = StartCursor(options, resumeFrom);
-        Cursor = _start;
         _source = ParquetTextSource.Open(options.Files, options.Column, options.ConfigKey,
             options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds);
+        try
+        {
+            _start = StartCursor(options, resumeFrom, _source.TotalRows);
+        }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+
+        Cursor = _start;
         _queue = new Prefetcher<Item>(options.Prefetch);
         _queue.Start(ProduceAsync);
     }
@@ -60,6 +74,9 @@ public sealed class PackedTextStream : IDisposable
 
     /// <summary>Tokens left over (shorter than a block) when the last epoch ended; dropped, counted here.</summary>
     public long TokensDropped { get; private set; }
+
+    /// <summary>The dropped tail's tokens themselves (for audits and tests), once the stream has ended.</summary>
+    public int[] DroppedTail { get; private set; } = [];
 
     /// <summary>Total rows in the files (all ranks, held-out included).</summary>
     public long TotalRows => _source.TotalRows;
@@ -82,7 +99,8 @@ public sealed class PackedTextStream : IDisposable
             return true;
         }
 
-        TokensDropped = _dropped;
+        DroppedTail = _droppedTail;
+        TokensDropped = _droppedTail.Length;
         RowsRead = _finalRowsRead;
         RowsSkipped = _finalRowsSkipped;
 
@@ -111,7 +129,8 @@ public sealed class PackedTextStream : IDisposable
         ulong[] fileKeys = o.Files.Select(HoldoutSplit.FileKey).ToArray();
         var packer = new TokenPacker(o.BlockSize, _start.PendingTokens);
         int epoch = _start.Epoch;
-        long position = _start.SampleInEpoch;
+        long index = ElasticCursor.FirstOwned(_start.SampleInEpoch, o.Rank, o.WorldSize);
+        EpochRemainder[]? remaining = _start.Remaining;
         long rowsRead = 0, rowsSkipped = 0;
         bool emitted = _start.PendingTokens.Length > 0; // a restored buffer starts with an already-counted target
         // A restored buffer may already hold whole blocks (the cursor sat between two blocks of one long
@@ -124,75 +143,64 @@ public sealed class PackedTextStream : IDisposable
 
         while (o.MaxEpochs is not int max || epoch < max)
         {
-            var order = new EpochOrder(_source.Units, o.Seed, epoch, o.Shuffle);
+            var order = new EpochOrder(_source.Units, o.Seed, epoch, o.Shuffle, o.ShuffleWindow);
+            var rem = remaining?.FirstOrDefault(r => r.Epoch == epoch) ?? EpochRemainder.Full(epoch);
+            bool wholeEpoch = rem.Frontier == 0 && rem.Holes.Length == 0 && index == o.Rank;
+            long count = rem.Count(order.Total);
             long docsThisEpoch = 0;
-            for (int u = order.UnitAt(position); u < order.Count; u++)
+            // Row groups of the current shuffle window read so far (one with window 1): memory bounded by the window.
+            var loaded = new Dictionary<int, (string?[]? Texts, int[]?[]? Ids)>();
+            int loadedWindow = -1;
+            // Items i ≡ rank (mod W) of this epoch's remainder, in ascending global position.
+            for (long i = index; i < count; i += o.WorldSize)
             {
+                var (u, row) = order.Locate(rem.At(i));
                 var unit = order.Unit(u);
-                long first = order.Start(u), end = first + unit.Rows;
-                // This rank's positions in [max(position, first), end): p ≡ rank (mod W).
-                long from = Math.Max(position, first);
-                long p0 = from + ((o.Rank - from % o.WorldSize) % o.WorldSize + o.WorldSize) % o.WorldSize;
-                if (p0 >= end)
+                if (holdout.IsHeldOut(fileKeys[unit.File], unit.RowGroup, row) != o.HoldoutSide)
                 {
+                    continue; // the other side's row: it keeps its position but yields nothing here
+                }
+
+                if (order.WindowOf(u) != loadedWindow)
+                {
+                    loaded.Clear();
+                    loadedWindow = order.WindowOf(u);
+                }
+
+                if (!loaded.TryGetValue(u, out var data))
+                {
+                    // Read lazily: a row group with none of this rank's rows is never read.
+                    data = _source.Kind == ParquetColumnKind.Text
+                        ? (await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false), null)
+                        : (null, await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false));
+                    loaded[u] = data;
+                }
+
+                int[]? tokens = data.Texts is { } texts
+                    ? (string.IsNullOrEmpty(texts[row]) ? null : _tokenizer.Encode(texts[row]!))
+                    : CheckIds(data.Ids![row], unit, row);
+                if (tokens is null)
+                {
+                    rowsSkipped++;
                     continue;
                 }
 
-                int[] rowOrder = order.RowOrder(u);
-                bool Wanted(long p) => holdout.IsHeldOut(fileKeys[unit.File], unit.RowGroup, rowOrder[p - first]) == o.HoldoutSide;
-                bool any = false;
-                for (long p = p0; p < end && !any; p += o.WorldSize)
+                packer.Append(tokens);
+                packer.Append([_tokenizer.EosId]);
+                rowsRead++;
+                docsThisEpoch++;
+                while (packer.TryTake(out int[] block))
                 {
-                    any = Wanted(p);
-                }
-
-                if (!any)
-                {
-                    continue; // nothing of this rank's side here: do not read the row group at all
-                }
-
-                string?[]? texts = null;
-                int[]?[]? ids = null;
-                if (_source.Kind == ParquetColumnKind.Text)
-                {
-                    texts = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                }
-                else
-                {
-                    ids = await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                }
-
-                for (long p = p0; p < end; p += o.WorldSize)
-                {
-                    if (!Wanted(p))
+                    emitted = true;
+                    var cursor = new DataCursor(epoch, i + o.WorldSize, o.Seed, o.WorldSize, packer.Pending())
                     {
-                        continue;
-                    }
-
-                    int row = rowOrder[p - first];
-                    int[]? tokens = texts is not null
-                        ? (string.IsNullOrEmpty(texts[row]) ? null : _tokenizer.Encode(texts[row]!))
-                        : CheckIds(ids![row], unit, row);
-                    if (tokens is null)
-                    {
-                        rowsSkipped++;
-                        continue;
-                    }
-
-                    packer.Append(tokens);
-                    packer.Append([_tokenizer.EosId]);
-                    rowsRead++;
-                    docsThisEpoch++;
-                    while (packer.TryTake(out int[] block))
-                    {
-                        emitted = true;
-                        var cursor = new DataCursor(epoch, p + 1, o.Seed, o.WorldSize, packer.Pending());
-                        await _queue.Writer.WriteAsync(new Item(block, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
-                    }
+                        Remaining = ElasticCursor.From(remaining, epoch),
+                    };
+                    await _queue.Writer.WriteAsync(new Item(block, cursor, rowsRead, rowsSkipped), ct).ConfigureAwait(false);
                 }
             }
 
-            if (docsThisEpoch == 0 && position == 0 && o.MaxEpochs is null)
+            if (docsThisEpoch == 0 && wholeEpoch && o.MaxEpochs is null)
             {
                 // An endless stream with nothing to yield would block its consumer forever.
                 string side = o.HoldoutSide ? "held-out (eval)" : "training";
@@ -202,12 +210,14 @@ public sealed class PackedTextStream : IDisposable
             }
 
             epoch++;
-            position = 0;
+            index = o.Rank;
+            remaining = ElasticCursor.From(remaining, epoch);
         }
 
         // The last epoch is done: the tail shorter than a block is dropped (its first token, if a block was
         // returned before, was already that block's last target).
-        _dropped = Math.Max(0, packer.Count - (emitted ? 1 : 0));
+        int[] tail = packer.Pending();
+        _droppedTail = tail.AsSpan(Math.Min(tail.Length, emitted ? 1 : 0)).ToArray();
         _finalRowsRead = rowsRead;
         _finalRowsSkipped = rowsSkipped;
     }
@@ -234,7 +244,7 @@ public sealed class PackedTextStream : IDisposable
         return ids;
     }
 
-    private static DataCursor StartCursor(PackedTextOptions o, DataCursor? resume)
+    private static DataCursor StartCursor(PackedTextOptions o, DataCursor? resume, long total)
     {
         if (resume is null)
         {
@@ -253,8 +263,9 @@ public sealed class PackedTextStream : IDisposable
             throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
         }
 
-        int[] pending = resume.WorldSize == o.WorldSize ? resume.PendingTokens ?? [] : [];
-        return resume with { WorldSize = o.WorldSize, PendingTokens = pending };
+        var local = ElasticCursor.ForRank(resume with { PendingTokens = resume.PendingTokens ?? [] }, o.Rank, o.WorldSize, total, o.ConfigKey);
+        // The stream reports the cursor it starts from in its own (rank-local) form.
+        return local;
     }
 
     private static void Validate(PackedTextOptions o)
@@ -264,6 +275,7 @@ public sealed class PackedTextStream : IDisposable
         Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
         Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
         Check(o.TokenColumn is null || o.TokenColumn.Length > 0, $"{k}.token_column is empty; leave it unset to tokenize {k}.text_column.");

@@ -7,6 +7,13 @@ namespace Pretrain.Data.Sampling;
 /// Resume cursor (DESIGN.md "Sample order and cursor"). <see cref="SampleInEpoch"/> counts global positions of the
 /// epoch's order consumed (all ranks together); <see cref="PendingTokens"/> are this rank's packer leftovers, so a
 /// resumed stream continues mid-block. JSON names are snake_case: epoch, sample_in_epoch, seed, world_size, pending_tokens.
+/// <para>
+/// Packed-text cursors (see <see cref="ElasticCursor"/>) are per rank: <see cref="SampleInEpoch"/> is then the rank's next
+/// item index in the epoch's <see cref="EpochRemainder"/> (its global position when nothing was left over by a
+/// world-size change), <see cref="Remaining"/> lists the epochs' remainders left by such a change (remaining; omitted
+/// when none), and a checkpoint of a multi-rank run holds all ranks gathered by <see cref="ElasticCursor.Combine"/>
+/// into <see cref="Ranks"/> (ranks; omitted in a single rank's cursor).
+/// </para>
 /// </summary>
 public sealed record DataCursor(
     [property: JsonPropertyName("epoch")] int Epoch,
@@ -16,6 +23,16 @@ public sealed record DataCursor(
     [property: JsonPropertyName("pending_tokens")] int[] PendingTokens)
 {
     private static readonly JsonSerializerOptions Compact = new();
+
+    /// <summary>Remainders of partly consumed epochs (packed text after a world-size change); null or empty: none.</summary>
+    [JsonPropertyName("remaining")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public EpochRemainder[]? Remaining { get; init; }
+
+    /// <summary>Combined cursor of a packed-text run: every rank's progress, indexed by rank; null in one rank's cursor.</summary>
+    [JsonPropertyName("ranks")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RankProgress[]? Ranks { get; init; }
 
     /// <summary>Serializer options for embedding a cursor in other JSON (the names are fixed by attributes either way).</summary>
     public static JsonSerializerOptions JsonOptions => Compact;
@@ -31,7 +48,7 @@ public sealed record DataCursor(
         {
             var cursor = JsonSerializer.Deserialize<DataCursor>(json, Compact)
                 ?? throw new DataException("Data cursor JSON is null.");
-            return cursor with { PendingTokens = cursor.PendingTokens ?? [] };
+            return cursor with { PendingTokens = cursor.PendingTokens ?? [], Remaining = cursor.Remaining is { Length: > 0 } r ? r : null };
         }
         catch (JsonException e)
         {
@@ -42,10 +59,13 @@ public sealed record DataCursor(
     /// <summary>Value equality, pending tokens compared element by element.</summary>
     public bool Equals(DataCursor? other) =>
         other is not null && Epoch == other.Epoch && SampleInEpoch == other.SampleInEpoch && Seed == other.Seed
-        && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens);
+        && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens)
+        && (Remaining ?? []).AsSpan().SequenceEqual(other.Remaining ?? [])
+        && (Ranks is null ? other.Ranks is null : other.Ranks is not null && Ranks.AsSpan().SequenceEqual(other.Ranks));
 
     public override int GetHashCode() => HashCode.Combine(Epoch, SampleInEpoch, Seed, WorldSize, PendingTokens.Length);
 
     public override string ToString() =>
-        $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length} }}";
+        $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length}" +
+        (Remaining is { Length: > 0 } r ? $", remaining = {r.Length} epochs" : "") + (Ranks is { } k ? $", ranks = {k.Length}" : "") + " }";
 }

@@ -5,6 +5,12 @@ namespace Pretrain.Data.Sampling;
 /// permuted across all files, then rows within each unit. Positions run 0..<see cref="Total"/>-1 over the
 /// concatenation; rank r of W takes positions p ≡ r (mod W). No history-dependent shuffle buffer, so any position
 /// can be located without reading data.
+/// <para>
+/// Shuffle window (recipe data.train.shuffle_window, default 1): consecutive ordered units are grouped into windows of
+/// that many row groups, and the rows of a whole window are permuted together (from (seed, epoch, window) alone), so
+/// a file sorted by class still gives mixed batches. Memory stays bounded by the window: a reader holds at most its
+/// row groups at once (see <see cref="Locate"/>, <see cref="WindowOf"/>). Window 1 is the plain order above.
+/// </para>
 /// </summary>
 public sealed class EpochOrder
 {
@@ -13,11 +19,20 @@ public sealed class EpochOrder
     private readonly long[] _starts;   // first global position of each ordered unit (length = units + 1)
     private readonly ulong _seed;
     private readonly bool _shuffle;
+    private readonly int _window;
+    private int _cachedKey = -1;       // ordered unit (window 1) or window (window > 1) whose permutation is cached
+    private int[] _cachedPerm = [];
 
-    public EpochOrder(IReadOnlyList<RowGroupRef> units, int seed, int epoch, bool shuffle)
+    public EpochOrder(IReadOnlyList<RowGroupRef> units, int seed, int epoch, bool shuffle, int shuffleWindow = 1)
     {
+        if (shuffleWindow < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(shuffleWindow), $"shuffle window must be at least 1 (got {shuffleWindow}).");
+        }
+
         _units = units;
         _shuffle = shuffle;
+        _window = shuffle ? shuffleWindow : 1;
         _seed = StableHash.Combine((ulong)(uint)seed, (ulong)(uint)epoch);
         _order = Enumerable.Range(0, units.Count).ToArray();
         if (shuffle)
@@ -81,5 +96,45 @@ public sealed class EpochOrder
         }
 
         return rows;
+    }
+
+    /// <summary>Row groups per shuffle window (1 without shuffling).</summary>
+    public int Window => _window;
+
+    /// <summary>Window of ordered unit <paramref name="i"/>; a reader may drop cached row groups when it changes.</summary>
+    public int WindowOf(int i) => i / _window;
+
+    /// <summary>
+    /// The ordered unit and the row (within its row group) at global <paramref name="position"/>. Caches the last
+    /// unit's (or window's) permutation, so walking positions in ascending order costs one permutation per unit or window.
+    /// </summary>
+    public (int Unit, int Row) Locate(long position)
+    {
+        if (_window == 1)
+        {
+            int u = UnitAt(position);
+            if (_cachedKey != u)
+            {
+                _cachedPerm = RowOrder(u);
+                _cachedKey = u;
+            }
+
+            return (u, _cachedPerm[position - _starts[u]]);
+        }
+
+        int k = WindowOf(UnitAt(position));
+        int firstUnit = k * _window, endUnit = Math.Min(Count, firstUnit + _window);
+        long windowStart = _starts[firstUnit];
+        if (_cachedKey != k)
+        {
+            // Window-local index → window-local index: rows of all the window's units mixed together.
+            _cachedPerm = Enumerable.Range(0, checked((int)(_starts[endUnit] - windowStart))).ToArray();
+            StableHash.Shuffle(_cachedPerm.AsSpan(), StableHash.Combine(_seed, 3, (ulong)k));
+            _cachedKey = k;
+        }
+
+        long source = windowStart + _cachedPerm[position - windowStart];
+        int unit = UnitAt(source);
+        return (unit, checked((int)(source - _starts[unit])));
     }
 }

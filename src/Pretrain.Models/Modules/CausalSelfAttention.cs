@@ -45,7 +45,15 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) // (B, T, C) -> (B, T, C)
+    public override Tensor forward(Tensor x) => forward(x, null, null); // (B, T, C) -> (B, T, C)
+
+    /// <param name="x">Hidden states (B, T, C).</param>
+    /// <param name="attn_mask">
+    /// Boolean (B, 1, T, T), true = may attend, already causal (e.g. block-diagonal causal over packed documents);
+    /// null: plain causal attention. PyTorch's sdpa semantics: with a bool mask, false entries get −∞ before softmax.
+    /// </param>
+    /// <param name="position_ids">RoPE positions (B, T) int64; null: 0..T-1.</param>
+    public Tensor forward(Tensor x, Tensor? attn_mask, Tensor? position_ids) // (B, T, C) -> (B, T, C)
     {
         var b = x.shape[0];
         var t = x.shape[1];
@@ -54,8 +62,8 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         var v = v_proj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // (B, Hkv, T, Dh)
         if (_rope)
         {
-            q = RotaryEmbedding.Apply(q, _ropeTheta);
-            k = RotaryEmbedding.Apply(k, _ropeTheta);
+            q = RotaryEmbedding.Apply(q, _ropeTheta, position_ids);
+            k = RotaryEmbedding.Apply(k, _ropeTheta, position_ids);
         }
         if (_kvHeads != _heads)
         {
@@ -65,7 +73,8 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         }
         var p = training ? _dropout : 0.0;
         // Positional arguments: TorchSharp 0.107 spells the flag is_casual.
-        var y = functional.scaled_dot_product_attention(q, k, v, null, p, true); // (B, H, T, Dh)
+        // An explicit mask replaces the causal flag (sdpa takes one or the other).
+        var y = functional.scaled_dot_product_attention(q, k, v, attn_mask, p, attn_mask is null); // (B, H, T, Dh)
         y = y.transpose(1, 2).contiguous().view(b, t, _heads * _headDim);                // (B, T, C)
         return o_proj.call(y);
     }

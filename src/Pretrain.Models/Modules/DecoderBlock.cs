@@ -35,9 +35,12 @@ public sealed class DecoderBlock : Module<Tensor, Tensor>
         ? new RmsNorm(config.EmbedDim, config.NormEps)
         : LayerNorm(config.EmbedDim, config.NormEps, bias: config.UseBias);
 
-    public override Tensor forward(Tensor x) // (B, T, C) -> (B, T, C)
+    public override Tensor forward(Tensor x) => forward(x, null, null); // (B, T, C) -> (B, T, C)
+
+    /// <summary>With an attention mask and positions (see <see cref="CausalSelfAttention.forward(Tensor, Tensor?, Tensor?)"/>).</summary>
+    public Tensor forward(Tensor x, Tensor? attn_mask, Tensor? position_ids) // (B, T, C) -> (B, T, C)
     {
-        x = x + functional.dropout(attn.call(norm1.call(x)), _dropout, training);
+        x = x + functional.dropout(attn.forward(norm1.call(x), attn_mask, position_ids), _dropout, training);
         return x + functional.dropout(mlp.call(norm2.call(x)), _dropout, training);
     }
 }

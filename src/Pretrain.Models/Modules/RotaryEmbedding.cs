@@ -12,14 +12,25 @@ namespace Pretrain.Models.Modules;
 public static class RotaryEmbedding
 {
     /// <summary>Rotates queries or keys by their position: x·cos + rotate_half(x)·sin.</summary>
-    public static Tensor Apply(Tensor x, double theta) // (B, H, T, D) -> (B, H, T, D)
+    /// <param name="x">Queries or keys (B, H, T, D).</param>
+    /// <param name="theta">RoPE base.</param>
+    /// <param name="positions">Position of each token (B, T) int64, e.g. restarting per packed document; null: 0..T-1.</param>
+    public static Tensor Apply(Tensor x, double theta, Tensor? positions = null) // (B, H, T, D) -> (B, H, T, D)
     {
         var t = x.shape[2];
         var d = x.shape[3];
         var invFreq = 1.0 / torch.pow(theta, torch.arange(0, d, 2, ScalarType.Float32, x.device) / d); // (D/2,)
-        var positions = torch.arange(t, ScalarType.Float32, x.device);                               // (T,)
-        var freqs = torch.outer(positions, invFreq);                                                  // (T, D/2)
-        var emb = torch.cat([freqs, freqs], -1);                                                      // (T, D)
+        Tensor emb;
+        if (positions is null)
+        {
+            var freqs = torch.outer(torch.arange(t, ScalarType.Float32, x.device), invFreq);         // (T, D/2)
+            emb = torch.cat([freqs, freqs], -1);                                                      // (T, D)
+        }
+        else
+        {
+            var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;               // (B, T, D/2)
+            emb = torch.cat([freqs, freqs], -1).unsqueeze(1);                                         // (B, 1, T, D)
+        }
         var cos = emb.cos().to_type(x.dtype);
         var sin = emb.sin().to_type(x.dtype);
         return x * cos + RotateHalf(x) * sin;

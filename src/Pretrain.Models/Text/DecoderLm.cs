@@ -45,17 +45,27 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
     /// <summary>The LoRA settings this model was built with, or null.</summary>
     public LoraConfig? Lora { get; }
 
-    public override Tensor forward(Tensor input_ids) // (B, T) int64 -> (B, T, V)
+    public override Tensor forward(Tensor input_ids) => forward(input_ids, null, null); // (B, T) int64 -> (B, T, V)
+
+    /// <summary>
+    /// Forward with explicit positions and attention mask, for packed blocks of several documents: with
+    /// <paramref name="attn_mask"/> block-diagonal causal and <paramref name="position_ids"/> restarting at 0 per document,
+    /// every document's logits are those it would get alone (learned GPT-2 positions and RoPE alike).
+    /// </summary>
+    /// <param name="input_ids">(B, T) int64.</param>
+    /// <param name="position_ids">(B, T) int64 positions (gpt2: rows of pos_embed; llama: RoPE angles); null: 0..T-1.</param>
+    /// <param name="attn_mask">(B, 1, T, T) bool, true = query may attend key; must include causality; null: causal.</param>
+    public Tensor forward(Tensor input_ids, Tensor? position_ids, Tensor? attn_mask) // (B, T) int64 -> (B, T, V)
     {
         var t = input_ids.shape[1];
         if (pos_embed is not null && t > Config.MaxSeqLen)
             throw new ArgumentException($"Sequence length {t} exceeds model.max_seq_len ({Config.MaxSeqLen}).", nameof(input_ids));
         var x = tok_embed.call(input_ids); // (B, T, C)
         if (pos_embed is not null)
-            x = x + pos_embed.call(torch.arange(t, ScalarType.Int64, input_ids.device)); // (B, T, C) + (T, C)
+            x = x + pos_embed.call(position_ids ?? torch.arange(t, ScalarType.Int64, input_ids.device)); // (B, T, C) + (B|1, T, C)
         x = functional.dropout(x, Config.Dropout, training);
         foreach (var block in blocks)
-            x = block.call(x);
+            x = attn_mask is null && position_ids is null ? block.call(x) : block.forward(x, attn_mask, position_ids);
         x = norm.call(x);
         // Tied: the head is the token embedding matrix itself, so there is one parameter, not two.
         return lm_head is null ? functional.linear(x, tok_embed.weight!) : lm_head.call(x); // (B, T, V)

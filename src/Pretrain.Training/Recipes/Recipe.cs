@@ -165,6 +165,11 @@ public sealed record DataSection
     public AugmentSection Augment { get; init; } = new();
     /// <summary>Blocks prefetched in the background (bounded queue).</summary>
     public int Prefetch { get; init; } = 16;
+    /// <summary>
+    /// clm: a packed token attends only to earlier tokens of its own document (block-diagonal causal mask, positions
+    /// restarting per document; see Objectives/DocumentMaskedCausalLm).
+    /// </summary>
+    public bool DocumentMask { get; init; }
 }
 
 /// <summary>One split: files (globs) or a synthetic generator, and the column to read.</summary>
@@ -183,6 +188,8 @@ public sealed record DataSplit
     public double? Fraction { get; init; }
     /// <summary>Eval only: at most this many batches per evaluation (0 = the whole split).</summary>
     public int MaxBatches { get; init; }
+    /// <summary>Train, packed text (clm, mlm): row groups whose rows are shuffled together each epoch (1 = within a row group).</summary>
+    public int ShuffleWindow { get; init; } = 1;
 }
 
 /// <summary>

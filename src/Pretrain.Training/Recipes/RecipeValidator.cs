@@ -40,6 +40,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         CheckObjective(r.Objective, r.Model);
         CheckTokenizer(r.Tokenizer);
         CheckData(r.Data);
+        CheckPacking(r);
         CheckOptimizer(r.Optimizer);
         OneOf("schedule.kind", r.Schedule.Kind, Schedules);
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
@@ -153,6 +154,19 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             CheckSplit("data.eval", d.Eval, isEval: true);
         AtLeast("data.prefetch", d.Prefetch, 1);
         CheckAugment(d.Augment);
+    }
+
+    /// <summary>Keys that only the packed-text streams (clm, mlm) and the clm objective read.</summary>
+    private void CheckPacking(Recipe r)
+    {
+        var d = r.Data;
+        AtLeast("data.train.shuffle_window", d.Train.ShuffleWindow, 1);
+        if (d.Train.ShuffleWindow > 1 && r.Objective.Kind is not ("clm" or "mlm"))
+            Add("data.train.shuffle_window", $"applies to packed text (objective.kind clm or mlm), not '{r.Objective.Kind}'; remove it");
+        if (d.Eval is { ShuffleWindow: not 1 })
+            Add("data.eval.shuffle_window", "applies to data.train only (eval is read once, in file order); remove it here");
+        if (d.DocumentMask && r.Objective.Kind != "clm")
+            Add("data.document_mask", $"applies to objective.kind clm (packed causal LM), not '{r.Objective.Kind}'; remove it");
     }
 
     private void CheckAugment(AugmentSection a)

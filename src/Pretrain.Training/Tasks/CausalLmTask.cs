@@ -60,12 +60,14 @@ public sealed class CausalLmTask : ITrainingTask
             _initDir = ctx.InitDir,
             _loraSaveFull = recipe.Lora?.SaveFull ?? false,
             _loraTrainable = recipe.Lora?.Trainable ?? [],
+            _documentMask = recipe.Data.DocumentMask ? new DocumentMaskedCausalLm(model, tokenizer.EosId) : null,
         };
     }
 
     private string? _initDir;
     private bool _loraSaveFull;
     private IReadOnlyList<string> _loraTrainable = [];
+    private DocumentMaskedCausalLm? _documentMask; // data.document_mask: attention within each packed document only
 
     /// <summary>Loads full weights (Hugging Face layout) from a checkpoint folder; LoRA parameters stay as built.</summary>
     private static void LoadBase(DecoderLm model, string dir)
@@ -131,6 +133,8 @@ public sealed class CausalLmTask : ITrainingTask
 
     public Tensor LossSum(MicroBatch batch)
     {
+        if (_documentMask is not null)
+            return _documentMask.LossSum((List<int[]>)batch.Samples, _device);
         var (inputs, labels) = CausalLmObjective.Collate((List<int[]>)batch.Samples, _device);
         return _objective.LossSum(inputs, labels);
     }
@@ -141,6 +145,8 @@ public sealed class CausalLmTask : ITrainingTask
         using var stream = _openEval!();
         return TokenEval.Run(stream, microBatchSize, maxBatches, (block, _) => block, blocks =>
         {
+            if (_documentMask is not null)
+                return _documentMask.Evaluate(blocks, _device);
             var (inputs, labels) = CausalLmObjective.Collate(blocks, _device);
             return _objective.Evaluate(inputs, labels);
         });

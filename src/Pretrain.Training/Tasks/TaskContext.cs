@@ -60,7 +60,7 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
 
     /// <summary>Packed-text stream options for the train split (rows held out for eval are skipped).</summary>
     public PackedTextOptions TrainText(int blockSize) => TextOptions(Files.Train, Recipe.Data.Train, "data.train", blockSize)
-        with { HoldoutFraction = Holdout, HoldoutSide = false };
+        with { HoldoutFraction = Holdout, HoldoutSide = false, ShuffleWindow = Recipe.Data.Train.ShuffleWindow };
 
     /// <summary>Packed-text options for one finite, unshuffled pass over the eval split; null without data.eval.</summary>
     public PackedTextOptions? EvalText(int blockSize) => Recipe.Data.Eval is null ? null

@@ -47,4 +47,31 @@ public sealed class EpochOrderTests
         Assert.InRange(held, 850, 1150);
         Assert.False(new HoldoutSplit(7, 0).IsHeldOut(key, 0, 0));
     }
+
+    [Fact]
+    public void ShuffleWindowPermutesAllRowsOfAWindowAndWindowOneIsThePlainOrder()
+    {
+        var plain = new EpochOrder(Units, seed: 1, epoch: 0, shuffle: true);
+        var one = new EpochOrder(Units, seed: 1, epoch: 0, shuffle: true, shuffleWindow: 1);
+        for (long p = 0; p < plain.Total; p++)
+        {
+            int u = plain.UnitAt(p);
+            Assert.Equal((u, plain.RowOrder(u)[p - plain.Start(u)]), one.Locate(p));
+        }
+
+        var windowed = new EpochOrder(Units, seed: 1, epoch: 0, shuffle: true, shuffleWindow: 2);
+        var seen = new HashSet<(int File, int Group, int Row)>();
+        for (long p = 0; p < windowed.Total; p++)
+        {
+            var (u, row) = windowed.Locate(p);
+            var unit = windowed.Unit(u);
+            Assert.InRange(row, 0, (int)unit.Rows - 1);
+            Assert.True(seen.Add((unit.File, unit.RowGroup, row)));
+            // A position's row comes from a unit of the position's own window.
+            Assert.Equal(windowed.WindowOf(windowed.UnitAt(p)), windowed.WindowOf(u));
+        }
+
+        Assert.Equal(12, seen.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EpochOrder(Units, 1, 0, true, shuffleWindow: 0));
+    }
 }
