@@ -18,7 +18,7 @@ namespace Pretrain.Data.Datasets;
 /// <para>Resume is exact for the same files, seed and world size, with each rank's own cursor. On another world
 /// size it continues from the same global position and drops the pending tokens (they belong to the old rank).</para>
 /// </summary>
-public sealed class PackedTextStream : IDisposable
+public sealed class PackedTextStream : ISampleStream<int[]>
 {
     private readonly record struct Item(int[] Block, DataCursor Cursor, long RowsRead, long RowsSkipped);
 
@@ -41,8 +41,8 @@ public sealed class PackedTextStream : IDisposable
         _start = StartCursor(options, resumeFrom);
         Cursor = _start;
         _source = ParquetTextSource.Open(options.Files, options.Column, options.ConfigKey,
-            options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds);
-        _queue = new Prefetcher<Item>(options.Prefetch);
+            options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds, options.BadData);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
 

@@ -7,6 +7,8 @@ namespace Pretrain.Data.Sampling;
 /// Resume cursor (DESIGN.md "Sample order and cursor"). <see cref="SampleInEpoch"/> counts global positions of the
 /// epoch's order consumed (all ranks together); <see cref="PendingTokens"/> are this rank's packer leftovers, so a
 /// resumed stream continues mid-block. JSON names are snake_case: epoch, sample_in_epoch, seed, world_size, pending_tokens.
+/// A mixed stream's cursor also carries <see cref="Mix"/> (mix position and each component's cursor); its own fields
+/// then repeat the first component's epoch and position, so the run's epoch follows the first component.
 /// </summary>
 public sealed record DataCursor(
     [property: JsonPropertyName("epoch")] int Epoch,
@@ -16,6 +18,11 @@ public sealed record DataCursor(
     [property: JsonPropertyName("pending_tokens")] int[] PendingTokens)
 {
     private static readonly JsonSerializerOptions Compact = new();
+
+    /// <summary>Set by <see cref="Datasets.MixedStream{T}"/> only (absent from JSON otherwise).</summary>
+    [JsonPropertyName("mix")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MixCursor? Mix { get; init; }
 
     /// <summary>Serializer options for embedding a cursor in other JSON (the names are fixed by attributes either way).</summary>
     public static JsonSerializerOptions JsonOptions => Compact;
@@ -42,10 +49,10 @@ public sealed record DataCursor(
     /// <summary>Value equality, pending tokens compared element by element.</summary>
     public bool Equals(DataCursor? other) =>
         other is not null && Epoch == other.Epoch && SampleInEpoch == other.SampleInEpoch && Seed == other.Seed
-        && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens);
+        && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens) && Equals(Mix, other.Mix);
 
     public override int GetHashCode() => HashCode.Combine(Epoch, SampleInEpoch, Seed, WorldSize, PendingTokens.Length);
 
     public override string ToString() =>
-        $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length} }}";
+        $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length}{(Mix is null ? "" : $", mix position = {Mix.Position}")} }}";
 }
