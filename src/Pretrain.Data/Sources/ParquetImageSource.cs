@@ -172,7 +172,7 @@ public sealed class ParquetImageSource : IDisposable
 
             throw new DataException(
                 $"{Files[file]}: row group {rowGroup} (column '{column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
-                $"Re-write the file or remove it from {_configKey}.files.", e);
+                $"Re-write the file or remove it from {_configKey}.files; or set data.on_bad_data: skip to skip and count it.", e);
         }
     }
 

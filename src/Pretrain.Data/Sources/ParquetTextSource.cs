@@ -259,7 +259,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 
             throw new DataException(
                 $"{path}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({reasons}). " +
-                $"Re-write the file or {Remove(_configKey)}.", first ?? e);
+                $"Re-write the file or {Remove(_configKey)}; or set data.on_bad_data: skip to skip and count it.", first ?? e);
         }
     }
 
