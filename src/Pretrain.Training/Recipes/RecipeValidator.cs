@@ -181,7 +181,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     private void CheckSplit(string path, DataSplit s, bool isEval)
     {
         int sources = (s.Files is null ? 0 : 1) + (s.Synthetic is null ? 0 : 1) + (s.Fraction is null ? 0 : 1) + (s.Mix is null ? 0 : 1);
-        string choices = isEval ? "files, synthetic or fraction" : "files, synthetic or mix";
+        string choices = isEval ? "files, synthetic or fraction" : "files or synthetic";
         if (sources != 1)
         {
             string got = sources == 0 ? "none" : string.Join(" and ", new[]
@@ -189,7 +189,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
                 s.Files is null ? null : "files", s.Synthetic is null ? null : "synthetic", s.Fraction is null ? null : "fraction",
                 s.Mix is null ? null : "mix",
             }.OfType<string>());
-            Add(path, $"needs exactly one of {choices}; got {got}");
+            Add(path, $"needs exactly one of {choices}; got {got}" + (isEval ? "" : " (or mix alone: several datasets by weight)"));
         }
         if (s.Files is { } files)
         {

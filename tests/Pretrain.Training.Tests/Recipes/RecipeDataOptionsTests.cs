@@ -43,7 +43,7 @@ public sealed class RecipeDataOptionsTests
     [Theory]
     [InlineData("data:\n  train: {mix: [{files: [a.parquet], weight: 0}]}\n", "x.yaml:3: data.train.mix[0].weight must be > 0, got 0")]
     [InlineData("data:\n  train: {mix: [{files: [a.parquet], synthetic: {}}]}\n", "data.train.mix[0] needs exactly one of files or synthetic; got both")]
-    [InlineData("data:\n  train: {files: [a.parquet], mix: [{files: [b.parquet]}]}\n", "data.train needs exactly one of files, synthetic or mix; got files and mix")]
+    [InlineData("data:\n  train: {files: [a.parquet], mix: [{files: [b.parquet]}]}\n", "data.train needs exactly one of files or synthetic; got files and mix (or mix alone")]
     [InlineData("data:\n  train: {mix: [{files: [a.parquet]}]}\n  eval: {fraction: 0.1}\n", "data.eval.fraction cannot hold rows out of a data.train.mix")]
     [InlineData("data:\n  train: {synthetic: {}}\n  on_bad_data: ignore\n", "data.on_bad_data must be one of fail, skip; got 'ignore'")]
     [InlineData("data:\n  train: {synthetic: {}}\n  timeout_s: 0\n", "data.timeout_s must be > 0, got 0")]
