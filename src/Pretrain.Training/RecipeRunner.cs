@@ -91,12 +91,18 @@ public static class RecipeRunner
             Checkpoints = new CheckpointWriter(manager, task, optimizer, recipeYaml),
             Metrics = metrics,
             Observer = observer,
+            BadData = context.BadData,
         };
 
         observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), run folder {runDir}");
         var final = new Trainer(parts).Run(state, cancel);
 
         var summary = Summarize(recipe, final, model, metrics.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
+        foreach (var m in context.BadData.DrainMessages()) observer.OnMessage(m);
+        if (context.BadData.Skips)
+        {
+            foreach (var (k, v) in context.BadData.Metrics()) summary[k] = v;   // skipped since this process started
+        }
         File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, TrainerState.Json));
         return new RunResult(runDir, final, summary)
         {

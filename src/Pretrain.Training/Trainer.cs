@@ -21,6 +21,8 @@ public sealed record TrainerParts
     public required CheckpointWriter Checkpoints { get; init; }
     public required MetricsLog Metrics { get; init; }
     public ITrainingObserver Observer { get; init; } = NullTrainingObserver.Instance;
+    /// <summary>data.on_bad_data's tally: with skip, its counts join each logged row and its messages the log.</summary>
+    public Pretrain.Data.BadDataLog? BadData { get; init; }
 }
 
 /// <summary>
@@ -81,6 +83,7 @@ public sealed class Trainer(TrainerParts parts)
         {
             // The whole step's micro-batches first: the loss normaliser is their total loss-term count.
             var micro = task.NextStep(train.GradAccumSteps, train.MicroBatchSize);
+            foreach (var m in parts.BadData?.DrainMessages() ?? []) parts.Observer.OnMessage(m);
             long terms = micro.Sum(m => m.LossTerms);
 
             opt.LearningRate = parts.Schedule.At(step);
@@ -121,6 +124,10 @@ public sealed class Trainer(TrainerParts parts)
                     ["tokens_per_s"] = windowUnits / Math.Max(secs, 1e-9),
                     ["tokens"] = unitsSeen,
                 };
+                if (parts.BadData is { Skips: true } bad)
+                {
+                    foreach (var (k, v) in bad.Metrics()) row[k] = v;
+                }
                 parts.Metrics.Write(step, row);
                 parts.Observer.OnStep(step, row);
                 window.Restart();

@@ -22,7 +22,7 @@ namespace Pretrain.Data.Datasets;
 /// augments in chunks (on <see cref="ImageStreamOptions.Workers"/> threads) into a bounded queue.
 /// </para>
 /// </summary>
-public sealed class ImageStream : IDisposable
+public sealed class ImageStream : ISampleStream<ImageSample>
 {
     private const int ChunkRows = 64;
 
@@ -34,6 +34,7 @@ public sealed class ImageStream : IDisposable
     private readonly RankWalk _walk;
     private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
+    private readonly BadDataLog _bad;
     private long _finalSkipped;
     private long _finalDropped;
     private bool _disposed;
@@ -46,10 +47,11 @@ public sealed class ImageStream : IDisposable
         _transform = options.Augment ? options.Transform : options.Transform.ForEval();
         _start = StartCursor(options, resumeFrom);
         Cursor = _start;
-        _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey);
+        _bad = options.BadData ?? new BadDataLog(options.SkipBadImages ? BadDataAction.Skip : BadDataAction.Fail);
+        _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey, _bad);
         _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
-        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
 
@@ -59,7 +61,7 @@ public sealed class ImageStream : IDisposable
     /// <summary>Samples returned so far.</summary>
     public long SamplesRead { get; private set; }
 
-    /// <summary>Rows of this rank skipped as undecodable (only with <see cref="ImageStreamOptions.SkipBadImages"/>).</summary>
+    /// <summary>Rows of this rank skipped as undecodable or unlabelled, or in a skipped row group (skip policy only).</summary>
     public long SamplesSkipped { get; private set; }
 
     /// <summary>Global positions dropped at the ends of the epochs finished so far (the same count on every rank).</summary>
@@ -121,7 +123,12 @@ public sealed class ImageStream : IDisposable
             foreach (var group in _walk.Rows(order, start))
             {
                 var unit = group.Unit;
-                var data = await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                if (await _source.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is not { } data)
+                {
+                    skipped += group.Rows.Length; // the rows keep their positions; the next sample's cursor passes them
+                    continue;
+                }
+
                 for (int c0 = 0; c0 < group.Rows.Length; c0 += ChunkRows)
                 {
                     int n = Math.Min(ChunkRows, group.Rows.Length - c0);
@@ -187,28 +194,40 @@ public sealed class ImageStream : IDisposable
         var planes = bytes is null ? null : ImageCodec.Decode(bytes);
         if (planes is null)
         {
-            if (o.SkipBadImages)
-            {
-                return null;
-            }
-
-            string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.ImageColumn}'";
             string path = data.Paths?[row] is { } p ? $" (path '{p}')" : "";
             string what = bytes is null
                 ? "the image is null"
                 : $"the image cannot be decoded ({bytes.Length} bytes starting {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))}; " +
                   "expected PNG, JPEG, WebP, GIF or BMP)";
+            if (_bad.Skips)
+            {
+                _bad.SkipRow(o.Files[unit.File], unit.RowGroup, row, $"column '{o.ImageColumn}'{path}: {what}");
+                return null;
+            }
+
+            string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.ImageColumn}'";
             throw new DataException(
                 $"{where}{path}: {what}. Re-encode or remove that row, remove the file from {o.ConfigKey}.files, " +
-                "or let the stream skip and count bad images (skip_bad_images).");
+                "or set data.on_bad_data: skip to skip and count bad rows.");
         }
 
         long label = -1;
         if (data.Labels is { } labels)
         {
-            label = labels[row] ?? throw new DataException(
-                $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.LabelColumn}': the label is null. " +
-                $"Label every row, or set {o.ConfigKey}.label_column to null to read the images unlabelled.");
+            if (labels[row] is not { } l)
+            {
+                if (_bad.Skips)
+                {
+                    _bad.SkipRow(o.Files[unit.File], unit.RowGroup, row, $"column '{o.LabelColumn}': the label is null");
+                    return null;
+                }
+
+                throw new DataException(
+                    $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}, column '{o.LabelColumn}': the label is null. " +
+                    $"Label every row, set {o.ConfigKey}.label_column to null to read the images unlabelled, or set data.on_bad_data: skip.");
+            }
+
+            label = l;
         }
 
         var rng = SampleRng.For(o.Seed, epoch, position, 0);

@@ -47,8 +47,15 @@ public sealed record ImageStreamOptions
     /// <summary>Also produce <see cref="ImageSample.SecondView"/>, an independently augmented second view.</summary>
     public bool TwoViews { get; init; }
 
-    /// <summary>false (default): an undecodable or null image fails the stream; true: it is skipped and counted.</summary>
+    /// <summary>false (default): an undecodable or null image fails the stream; true: it is skipped and counted. Ignored when
+    /// <see cref="BadData"/> is set (the recipe's <c>data.on_bad_data</c> decides then).</summary>
     public bool SkipBadImages { get; init; }
+
+    /// <summary>Bad rows and row groups: fail (null, the default) or skip and count (recipe <c>data.on_bad_data</c>).</summary>
+    public BadDataLog? BadData { get; init; }
+
+    /// <summary>Longest wait for the background producer's next item before a DataException (recipe <c>data.timeout_s</c>; null: 300 s).</summary>
+    public TimeSpan? Timeout { get; init; }
 
     /// <summary>Recipe section named in error messages.</summary>
     public string ConfigKey { get; init; } = "data.train";

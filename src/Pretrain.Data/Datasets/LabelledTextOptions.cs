@@ -39,6 +39,12 @@ public sealed record LabelledTextOptions
     /// <summary>null: endless (train); 1 for eval, after which the stream ends.</summary>
     public int? MaxEpochs { get; init; }
 
+    /// <summary>Bad rows and row groups: fail (null, the default) or skip and count (recipe <c>data.on_bad_data</c>).</summary>
+    public BadDataLog? BadData { get; init; }
+
+    /// <summary>Longest wait for the background producer's next item before a DataException (recipe <c>data.timeout_s</c>; null: 300 s).</summary>
+    public TimeSpan? Timeout { get; init; }
+
     /// <summary>Recipe section named in error messages.</summary>
     public string ConfigKey { get; init; } = "data.train";
 }

@@ -13,8 +13,13 @@ namespace Pretrain.Data.Datasets;
 /// the cursor after a row is the end of its round, so resuming continues with exactly the rows not yet consumed. One
 /// background producer reads a row group at a time (text and label) and tokenizes into a bounded queue.
 /// </para>
+/// <para>
+/// Bad data (<see cref="LabelledTextOptions.BadData"/>): an empty or null text, a null or out-of-range label, a corrupt
+/// row group or a file whose text column is mistyped fails with file, row group, row and column named, or — with skip —
+/// is skipped and counted; a skipped row keeps its position, so cursors and resume stay exact.
+/// </para>
 /// </summary>
-public sealed class LabelledTextStream : IDisposable
+public sealed class LabelledTextStream : ISampleStream<LabelledText>
 {
     private readonly record struct Item(LabelledText Sample, DataCursor Cursor);
 
@@ -25,6 +30,7 @@ public sealed class LabelledTextStream : IDisposable
     private readonly RankWalk _walk;
     private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
+    private readonly BadDataLog _bad;
     private bool _disposed;
 
     /// <exception cref="DataException">Bad options, a bad file (checked from footers), or a cursor from another seed.</exception>
@@ -35,11 +41,12 @@ public sealed class LabelledTextStream : IDisposable
         _tokenizer = tokenizer;
         _start = StartCursor(options, resumeFrom);
         Cursor = _start;
-        _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey);
+        _bad = options.BadData ?? BadDataLog.Failing;
+        _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
         _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
-        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
 
@@ -93,13 +100,23 @@ public sealed class LabelledTextStream : IDisposable
             foreach (var group in _walk.Rows(order, start))
             {
                 var unit = group.Unit;
-                var texts = await _text.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                var labels = await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                // A skipped row group (or row, below) yields nothing but keeps its positions: the next sample's cursor passes them.
+                if (await _text.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is not { } texts
+                    || await ReadLabelsAsync(unit, ct).ConfigureAwait(false) is not { } labels)
+                {
+                    continue;
+                }
+
                 for (int i = 0; i < group.Rows.Length; i++)
                 {
                     int row = group.Rows[i];
                     long p = group.Positions[i];
-                    var sample = Make(texts[row], labels[row], unit, row) with { Epoch = epoch, Position = p };
+                    if (Make(texts[row], labels[row], unit, row) is not { } made)
+                    {
+                        continue;
+                    }
+
+                    var sample = made with { Epoch = epoch, Position = p };
                     produced++;
                     var cursor = _walk.CursorAfter(epoch, start, limit, p);
                     await _queue.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
@@ -119,28 +136,62 @@ public sealed class LabelledTextStream : IDisposable
         }
     }
 
-    private LabelledText Make(string? text, long? label, RowGroupRef unit, int row)
+    /// <summary>The labels of a row group; null when it is unreadable and bad data is skipped.</summary>
+    private async Task<long?[]?> ReadLabelsAsync(RowGroupRef unit, CancellationToken ct)
+    {
+        try
+        {
+            return await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+        }
+        catch (DataException e) when (_bad.Skips)
+        {
+            _bad.SkipRowGroup(_options.Files[unit.File], unit.RowGroup, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>One sample; null when the row is bad and bad data is skipped (counted and named in the log).</summary>
+    private LabelledText? Make(string? text, long? label, RowGroupRef unit, int row)
     {
         var o = _options;
         string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}";
+        string? problem = null;
+        string? fix = null;
         if (label is not { } l)
         {
-            throw new DataException($"{where}, column '{o.LabelColumn}': the label is null. Label every row, or remove the row (or file) from {o.ConfigKey}.files.");
+            problem = $"column '{o.LabelColumn}': the label is null";
+            fix = $"Label every row, or remove the row (or file) from {o.ConfigKey}.files";
         }
-
-        if (l < 0 || (o.NumClasses is { } k && l >= k))
+        else if (l < 0 || (o.NumClasses is { } k && l >= k))
         {
             string range = o.NumClasses is { } n ? $"0..{n - 1} (objective.num_classes {n})" : "≥ 0";
-            throw new DataException($"{where}, column '{o.LabelColumn}': label {l} is outside {range}. Fix the label, or raise objective.num_classes.");
+            problem = $"column '{o.LabelColumn}': label {l} is outside {range}";
+            fix = "Fix the label, or raise objective.num_classes";
+        }
+        else if (string.IsNullOrEmpty(text))
+        {
+            problem = $"column '{o.TextColumn}': the text is {(text is null ? "null" : "empty")}";
+            fix = $"Give every row a text, or remove the row (or file) from {o.ConfigKey}.files";
         }
 
-        var ids = _tokenizer.Encode(text ?? "");
+        if (problem is not null)
+        {
+            if (_bad.Skips)
+            {
+                _bad.SkipRow(o.Files[unit.File], unit.RowGroup, row, problem);
+                return null;
+            }
+
+            throw new DataException($"{where}, {problem}. {fix}, or set data.on_bad_data: skip to skip and count bad rows.");
+        }
+
+        var ids = _tokenizer.Encode(text!);
         if (ids.Length > o.MaxTokens)
         {
             Array.Resize(ref ids, o.MaxTokens);
         }
 
-        return new LabelledText(ids, l, unit.File, unit.RowGroup, row);
+        return new LabelledText(ids, label!.Value, unit.File, unit.RowGroup, row);
     }
 
     private static DataCursor StartCursor(LabelledTextOptions o, DataCursor? resume)

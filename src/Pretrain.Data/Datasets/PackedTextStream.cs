@@ -23,7 +23,7 @@ namespace Pretrain.Data.Datasets;
 /// over the new ranks and every old rank's pending tokens are handed to exactly one new rank, so no document is lost
 /// or repeated and each token is a target once (see <see cref="ElasticCursor"/> for the rule).</para>
 /// </summary>
-public sealed class PackedTextStream : IDisposable
+public sealed class PackedTextStream : ISampleStream<int[]>
 {
     private readonly record struct Item(int[] Block, DataCursor Cursor, long RowsRead, long RowsSkipped);
 
@@ -44,7 +44,7 @@ public sealed class PackedTextStream : IDisposable
         _options = options;
         _tokenizer = tokenizer;
         _source = ParquetTextSource.Open(options.Files, options.Column, options.ConfigKey,
-            options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds);
+            options.TokenColumn is null ? ParquetColumnKind.Text : ParquetColumnKind.TokenIds, options.BadData);
         try
         {
             _start = StartCursor(options, resumeFrom, _source.TotalRows);
@@ -56,7 +56,7 @@ public sealed class PackedTextStream : IDisposable
         }
 
         Cursor = _start;
-        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
 

@@ -7,21 +7,40 @@ namespace Pretrain.Data.Datasets;
 /// The bounded background queue every stream uses: one producer task writes items into a bounded channel, one
 /// consumer takes them. A producer failure is kept and rethrown to the consumer (the same exception, every call)
 /// once the queued items are drained; <see cref="Dispose"/> cancels a producer that waits on a full queue.
+/// A consumer that waits longer than the timeout for the next item gets a <see cref="DataException"/> naming the
+/// dataset, what the producer was last reading (see <see cref="ProducerActivity"/>) and the recipe key to raise —
+/// a stuck producer (stalled network file, hung decoder) never hangs the run.
 /// </summary>
 internal sealed class Prefetcher<T> : IDisposable
 {
     private readonly Channel<T> _channel;
     private readonly CancellationTokenSource _stop = new();
     private Task _producer = Task.CompletedTask;
+    private readonly ProducerActivity _activity = new();
+    private readonly TimeSpan _timeout;
+    private readonly string _name;
     private Exception? _error;   // set by the producer before it completes the channel
 
-    public Prefetcher(int capacity) =>
+    /// <summary>Default wait for one item before the consumer gives up (recipe <c>data.timeout_s</c>).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(300);
+
+    /// <param name="capacity">Items queued ahead of the consumer.</param>
+    /// <param name="timeout">Longest wait for one item (null: <see cref="DefaultTimeout"/>; infinite disables it).</param>
+    /// <param name="name">The dataset, for messages: a recipe section such as "data.train".</param>
+    public Prefetcher(int capacity, TimeSpan? timeout = null, string name = "data")
+    {
         _channel = Channel.CreateBounded<T>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        _timeout = timeout ?? DefaultTimeout;
+        _name = name;
+    }
+
+    /// <summary>The longest the consumer waits for one item.</summary>
+    public TimeSpan Timeout => _timeout;
 
     /// <summary>Where the producer writes.</summary>
     public ChannelWriter<T> Writer => _channel.Writer;
@@ -29,6 +48,7 @@ internal sealed class Prefetcher<T> : IDisposable
     /// <summary>Starts <paramref name="produce"/> on the thread pool; the channel completes when it returns or fails.</summary>
     public void Start(Func<CancellationToken, Task> produce) => _producer = Task.Run(async () =>
     {
+        ProducerActivity.Current = _activity; // flows into every await of this producer only
         try
         {
             await produce(_stop.Token).ConfigureAwait(false);
@@ -55,7 +75,7 @@ internal sealed class Prefetcher<T> : IDisposable
         {
             if (reader.TryRead(out item!))
                 return true;
-            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            if (!Wait(reader))
             {
                 if (_error is not null)
                     ExceptionDispatchInfo.Capture(_error).Throw();
@@ -63,6 +83,21 @@ internal sealed class Prefetcher<T> : IDisposable
                 return false;
             }
         }
+    }
+
+    /// <summary>Waits for an item or the end; past the timeout, a DataException says where the producer is stuck.</summary>
+    private bool Wait(ChannelReader<T> reader)
+    {
+        var wait = reader.WaitToReadAsync().AsTask();
+        if (_timeout == System.Threading.Timeout.InfiniteTimeSpan || wait.Wait(_timeout))
+        {
+            return wait.GetAwaiter().GetResult();
+        }
+
+        throw new DataException(
+            $"{_name}: the data producer made nothing for {_timeout.TotalSeconds:0.###} s; it was {_activity.What}. " +
+            "A stalled network file or a hung reader? Check the file and the network, or raise data.timeout_s if reading " +
+            "one row group legitimately takes longer.");
     }
 
     /// <summary>Stops the producer (also when it waits on a full queue).</summary>

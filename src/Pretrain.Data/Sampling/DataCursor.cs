@@ -14,6 +14,8 @@ namespace Pretrain.Data.Sampling;
 /// when none), and a checkpoint of a multi-rank run holds all ranks gathered by <see cref="ElasticCursor.Combine"/>
 /// into <see cref="Ranks"/> (ranks; omitted in a single rank's cursor).
 /// </para>
+/// A mixed stream's cursor also carries <see cref="Mix"/> (mix position and each component's cursor); its own fields
+/// then repeat the first component's epoch and position, so the run's epoch follows the first component.
 /// </summary>
 public sealed record DataCursor(
     [property: JsonPropertyName("epoch")] int Epoch,
@@ -33,6 +35,10 @@ public sealed record DataCursor(
     [JsonPropertyName("ranks")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RankProgress[]? Ranks { get; init; }
+    /// <summary>Set by <see cref="Datasets.MixedStream{T}"/> only (absent from JSON otherwise).</summary>
+    [JsonPropertyName("mix")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MixCursor? Mix { get; init; }
 
     /// <summary>Serializer options for embedding a cursor in other JSON (the names are fixed by attributes either way).</summary>
     public static JsonSerializerOptions JsonOptions => Compact;
@@ -61,11 +67,13 @@ public sealed record DataCursor(
         other is not null && Epoch == other.Epoch && SampleInEpoch == other.SampleInEpoch && Seed == other.Seed
         && WorldSize == other.WorldSize && PendingTokens.AsSpan().SequenceEqual(other.PendingTokens)
         && (Remaining ?? []).AsSpan().SequenceEqual(other.Remaining ?? [])
-        && (Ranks is null ? other.Ranks is null : other.Ranks is not null && Ranks.AsSpan().SequenceEqual(other.Ranks));
+        && (Ranks is null ? other.Ranks is null : other.Ranks is not null && Ranks.AsSpan().SequenceEqual(other.Ranks))
+        && Equals(Mix, other.Mix);
 
     public override int GetHashCode() => HashCode.Combine(Epoch, SampleInEpoch, Seed, WorldSize, PendingTokens.Length);
 
     public override string ToString() =>
         $"DataCursor {{ epoch = {Epoch}, sample_in_epoch = {SampleInEpoch}, seed = {Seed}, world_size = {WorldSize}, pending_tokens = {PendingTokens.Length}" +
-        (Remaining is { Length: > 0 } r ? $", remaining = {r.Length} epochs" : "") + (Ranks is { } k ? $", ranks = {k.Length}" : "") + " }";
+        (Remaining is { Length: > 0 } r ? $", remaining = {r.Length} epochs" : "") + (Ranks is { } k ? $", ranks = {k.Length}" : "") +
+        (Mix is null ? "" : $", mix position = {Mix.Position}") + " }";
 }

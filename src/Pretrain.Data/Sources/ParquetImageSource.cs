@@ -2,6 +2,7 @@ using Parquet;
 using Parquet.Schema;
 using Polly;
 using Polly.Retry;
+using Pretrain.Data.Datasets;
 using Pretrain.Data.Sampling;
 
 namespace Pretrain.Data.Sources;
@@ -11,6 +12,11 @@ namespace Pretrain.Data.Sources;
 /// optional integer label column across a list of Parquet files, read one row group at a time. Opening validates every
 /// file from its footer (magic, columns, types) and records row counts, so bad input fails before training starts.
 /// Not thread-safe: one consumer (the stream's producer) at a time.
+/// <para>
+/// Bad data follows a <see cref="BadDataLog"/> as in <see cref="ParquetTextSource"/>: fail (default) with file, row group
+/// and column named, or skip and count a corrupt row group, and the row groups of a file whose image or label column is
+/// missing or mistyped (they keep their place in the order). Undecodable images are the stream's business (per row).
+/// </para>
 /// </summary>
 public sealed class ParquetImageSource : IDisposable
 {
@@ -28,11 +34,14 @@ public sealed class ParquetImageSource : IDisposable
 
     private readonly string _configKey;
     private readonly (DataField Bytes, DataField? Path, DataField? Label)[] _fields;
+    private readonly string?[] _badFiles;   // skip policy: why a file's columns failed the check at open
     private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
 
     private ParquetImageSource(IReadOnlyList<string> files, string imageColumn, string? labelColumn, string configKey,
-        (DataField, DataField?, DataField?)[] fields, IReadOnlyList<RowGroupRef> units)
+        (DataField, DataField?, DataField?)[] fields, string?[] badFiles, IReadOnlyList<RowGroupRef> units, BadDataLog badData)
     {
+        _badFiles = badFiles;
+        BadData = badData;
         Files = files;
         ImageColumn = imageColumn;
         LabelColumn = labelColumn;
@@ -51,6 +60,9 @@ public sealed class ParquetImageSource : IDisposable
     /// <summary>Every row group of every file, in file order, with its row count.</summary>
     public IReadOnlyList<RowGroupRef> Units { get; }
 
+    /// <summary>Fail or skip-and-count, and the tally of what was skipped.</summary>
+    public BadDataLog BadData { get; }
+
     /// <summary>Total rows across all files.</summary>
     public long TotalRows => Units.Sum(u => u.Rows);
 
@@ -58,37 +70,73 @@ public sealed class ParquetImageSource : IDisposable
     /// <param name="configKey">Recipe section named in messages, e.g. "data.train".</param>
     /// <exception cref="DataException">A missing or damaged file, or a missing or mistyped column; the message names file and column.</exception>
     public static ParquetImageSource Open(IReadOnlyList<string> files, string imageColumn = "image", string? labelColumn = "label",
-        string configKey = "data.train")
+        string configKey = "data.train", BadDataLog? badData = null)
     {
+        badData ??= BadDataLog.Failing;
         if (files.Count == 0)
         {
             throw new DataException($"{configKey}.files is empty: give at least one Parquet file.");
         }
 
         var fields = new (DataField, DataField?, DataField?)[files.Count];
+        var badFiles = new string?[files.Count];
+        DataException? firstBad = null;
         var units = new List<RowGroupRef>();
         for (int f = 0; f < files.Count; f++)
         {
             var reader = ParquetTextSource.OpenChecked(files[f], configKey);
             using var dispose = new DisposeAsync(reader);
-            var (bytes, path) = FindImageColumn(reader.Schema, files[f], imageColumn, configKey);
-            var label = labelColumn is null ? null : FindLabelColumn(reader.Schema, files[f], labelColumn, configKey);
-            fields[f] = (bytes, path, label);
+            try
+            {
+                var (bytes, path) = FindImageColumn(reader.Schema, files[f], imageColumn, configKey);
+                var label = labelColumn is null ? null : FindLabelColumn(reader.Schema, files[f], labelColumn, configKey);
+                fields[f] = (bytes, path, label);
+            }
+            catch (DataException e) when (badData.Skips)
+            {
+                firstBad ??= e;
+                badFiles[f] = e.Message;
+            }
+
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 units.Add(new RowGroupRef(f, g, reader.Metadata!.RowGroups[g].NumRows));
             }
         }
 
-        return new ParquetImageSource(files, imageColumn, labelColumn, configKey, fields, units);
+        if (firstBad is not null && badFiles.All(b => b is not null))
+        {
+            throw new DataException($"Every file of {configKey}.files fails the column check, so there is nothing to skip to; the first: {firstBad.Message}", firstBad);
+        }
+
+        return new ParquetImageSource(files, imageColumn, labelColumn, configKey, fields, badFiles, units, badData);
     }
 
-    /// <summary>Reads image bytes (and paths and labels) of one row group.</summary>
-    /// <exception cref="DataException">The row group cannot be decoded; the message names file, row group and column.</exception>
+    /// <summary>Reads image bytes (and paths and labels) of one row group; a skipped one reads as all-null images.</summary>
+    /// <exception cref="DataException">The row group cannot be decoded (fail policy); the message names file, row group and column.</exception>
     public async Task<ImageRowGroup> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
     {
+        if (await TryReadRowGroupAsync(file, rowGroup, cancellationToken).ConfigureAwait(false) is { } group)
+        {
+            return group;
+        }
+
+        int rows = checked((int)Units.First(u => u.File == file && u.RowGroup == rowGroup).Rows);
+        return new ImageRowGroup(new byte[]?[rows], null, LabelColumn is null ? null : new long?[rows]);
+    }
+
+    /// <summary>As <see cref="ReadRowGroupAsync"/>, but null when the row group was skipped (and counted in <see cref="BadData"/>).</summary>
+    public async Task<ImageRowGroup?> TryReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    {
+        if (_badFiles[file] is { } why)
+        {
+            BadData.SkipRowGroup(Files[file], rowGroup, why);
+            return null;
+        }
+
         var (bytesField, pathField, labelField) = _fields[file];
         string column = ImageColumn;
+        ProducerActivity.Report($"reading {Files[file]}, row group {rowGroup}, column '{column}'");
         try
         {
             var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
@@ -116,9 +164,15 @@ public sealed class ParquetImageSource : IDisposable
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
             Close(file);
+            if (BadData.Skips)
+            {
+                BadData.SkipRowGroup(Files[file], rowGroup, $"column '{column}' is corrupt or unreadable ({e.GetType().Name}: {e.Message})");
+                return null;
+            }
+
             throw new DataException(
                 $"{Files[file]}: row group {rowGroup} (column '{column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
-                $"Re-write the file or remove it from {_configKey}.files.", e);
+                $"Re-write the file or remove it from {_configKey}.files; or set data.on_bad_data: skip to skip and count it.", e);
         }
     }
 

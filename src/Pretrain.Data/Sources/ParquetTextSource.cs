@@ -2,6 +2,7 @@ using Parquet;
 using Parquet.Schema;
 using Polly;
 using Polly.Retry;
+using Pretrain.Data.Datasets;
 using Pretrain.Data.Sampling;
 
 namespace Pretrain.Data.Sources;
@@ -11,6 +12,13 @@ namespace Pretrain.Data.Sources;
 /// its footer alone (magic, schema, column type) and records each row group's row count, so bad input fails before
 /// training starts. A few file readers stay open (least recently used closed first); transient I/O errors are
 /// retried. Not thread-safe: one consumer (the prefetch producer) at a time.
+/// <para>
+/// Bad data follows a <see cref="BadDataLog"/> (recipe <c>data.on_bad_data</c>): by default a corrupt row group or a
+/// column of the wrong type fails with a message naming file, row group and column; with skip, a corrupt row group
+/// reads as skipped (<see cref="TryReadRowGroupAsync"/> gives null, <see cref="ReadRowGroupAsync"/> all-null rows, which
+/// streams treat as empty), and a file whose column is missing or mistyped keeps its row groups in the order — so
+/// every other row keeps its position — but each of them reads as skipped. Files that cannot be opened still fail.
+/// </para>
 /// </summary>
 public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 {
@@ -28,14 +36,17 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         .Build();
 
     private readonly string _configKey;
-    private readonly DataField[] _fields;
+    private readonly DataField?[] _fields;       // null: the file's column is missing or mistyped (skip policy)
+    private readonly string?[] _badFiles;        // why, for those files
     private readonly bool[] _unsupported;
     private readonly int[] _firstUnit; // index in Units of each file's row group 0 (Units are in file order)
     private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
 
-    private ParquetTextSource(IReadOnlyList<string> files, string column, ParquetColumnKind kind, string configKey, DataField[] fields,
-        IReadOnlyList<RowGroupRef> units)
+    private ParquetTextSource(IReadOnlyList<string> files, string column, ParquetColumnKind kind, string configKey, DataField?[] fields,
+        string?[] badFiles, IReadOnlyList<RowGroupRef> units, BadDataLog badData)
     {
+        _badFiles = badFiles;
+        BadData = badData;
         Files = files;
         Column = column;
         Kind = kind;
@@ -61,46 +72,72 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     /// <summary>Every row group of every file, in file order, with its row count.</summary>
     public IReadOnlyList<RowGroupRef> Units { get; }
 
+    /// <summary>Fail or skip-and-count, and the tally of what was skipped.</summary>
+    public BadDataLog BadData { get; }
+
     /// <summary>Total rows across all files.</summary>
     public long TotalRows => Units.Sum(u => u.Rows);
 
     /// <summary>Validates every file (footers only) and reads row-group row counts.</summary>
     /// <param name="configKey">Recipe section named in messages, e.g. "data.train".</param>
+    /// <param name="badData">Fail (null, the default) or skip and count bad row groups and mistyped files.</param>
     public static ParquetTextSource Open(IReadOnlyList<string> files, string column, string configKey = "data.train",
-        ParquetColumnKind kind = ParquetColumnKind.Text) =>
-        OpenAsync(files, column, configKey, kind).GetAwaiter().GetResult();
+        ParquetColumnKind kind = ParquetColumnKind.Text, BadDataLog? badData = null) =>
+        OpenAsync(files, column, configKey, kind, badData: badData).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Open"/>
     public static async Task<ParquetTextSource> OpenAsync(IReadOnlyList<string> files, string column, string configKey = "data.train",
-        ParquetColumnKind kind = ParquetColumnKind.Text, CancellationToken cancellationToken = default)
+        ParquetColumnKind kind = ParquetColumnKind.Text, BadDataLog? badData = null, CancellationToken cancellationToken = default)
     {
+        badData ??= BadDataLog.Failing;
         if (files.Count == 0)
         {
             throw new DataException($"{configKey}.files is empty: give at least one Parquet file.");
         }
 
-        var fields = new DataField[files.Count];
+        var fields = new DataField?[files.Count];
+        var badFiles = new string?[files.Count];
+        DataException? firstBad = null;
         var units = new List<RowGroupRef>();
         for (int f = 0; f < files.Count; f++)
         {
             string path = files[f];
             CheckMagic(path, configKey);
             await using var reader = await OpenReaderAsync(path, configKey, cancellationToken).ConfigureAwait(false);
-            fields[f] = kind == ParquetColumnKind.Text
-                ? FindColumn(reader.Schema, path, column, configKey)
-                : FindTokenColumn(reader.Schema, path, column, configKey);
+            try
+            {
+                fields[f] = kind == ParquetColumnKind.Text
+                    ? FindColumn(reader.Schema, path, column, configKey)
+                    : FindTokenColumn(reader.Schema, path, column, configKey);
+            }
+            catch (DataException e) when (badData.Skips)
+            {
+                firstBad ??= e;
+                badFiles[f] = e.Message;
+            }
+
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 units.Add(new RowGroupRef(f, g, reader.Metadata!.RowGroups[g].NumRows));
             }
         }
 
-        return new ParquetTextSource(files, column, kind, configKey, fields, units);
+        if (firstBad is not null && badFiles.All(b => b is not null))
+        {
+            throw new DataException($"Every file of {configKey}.files fails the column check, so there is nothing to skip to; the first: {firstBad.Message}", firstBad);
+        }
+
+        return new ParquetTextSource(files, column, kind, configKey, fields, badFiles, units, badData);
     }
 
-    /// <summary>Reads the text column of one row group; null entries are null (or missing) values.</summary>
-    /// <exception cref="DataException">The row group cannot be decoded; the message names file, row group and column.</exception>
-    public Task<string?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    /// <summary>Reads the text column of one row group; null entries are null (or missing) values. A row group skipped
+    /// under the skip policy reads as all nulls (streams count those rows as empty).</summary>
+    /// <exception cref="DataException">The row group cannot be decoded (fail policy); the message names file, row group and column.</exception>
+    public async Task<string?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default) =>
+        await TryReadRowGroupAsync(file, rowGroup, cancellationToken).ConfigureAwait(false) ?? new string?[RowsOf(file, rowGroup)];
+
+    /// <summary>As <see cref="ReadRowGroupAsync"/>, but null when the row group was skipped (and counted in <see cref="BadData"/>).</summary>
+    public Task<string?[]?> TryReadRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
     {
         RequireKind(ParquetColumnKind.Text);
         return ReadWithFallbackAsync(
@@ -109,7 +146,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
             async (group, ct) =>
             {
                 var values = new string?[group.RowCount];
-                await group.ReadAsync(_fields[file], values.AsMemory(), null, ct).ConfigureAwait(false);
+                await group.ReadAsync(_fields[file]!, values.AsMemory(), null, ct).ConfigureAwait(false);
                 return values;
             },
             () => ParquetSharpFallback.ReadStrings(Files[file], rowGroup, Column),
@@ -119,13 +156,21 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     /// <summary>Reads the token-id column of one row group: one array per row, null for a null or empty list.</summary>
     /// <exception cref="DataException">The row group cannot be decoded, holds a null id or an id outside int32;
     /// the message names file, row group and column.</exception>
-    public async Task<int[]?[]> ReadTokenRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
+    public async Task<int[]?[]> ReadTokenRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default) =>
+        await TryReadTokenRowGroupAsync(file, rowGroup, cancellationToken).ConfigureAwait(false) ?? new int[]?[RowsOf(file, rowGroup)];
+
+    /// <summary>As <see cref="ReadTokenRowGroupAsync"/>, but null when the row group was skipped (and counted in <see cref="BadData"/>).</summary>
+    public async Task<int[]?[]?> TryReadTokenRowGroupAsync(int file, int rowGroup, CancellationToken cancellationToken = default)
     {
         RequireKind(ParquetColumnKind.TokenIds);
-        var field = _fields[file];
+        if (_fields[file] is not { } field)
+        {
+            return SkipBadFile(file, rowGroup);
+        }
+
         int maxDef = field.MaxDefinitionLevel;
         int slotDef = field.IsNullable ? maxDef - 1 : maxDef;
-        long rows = Units[_firstUnit[file] + rowGroup].Rows;
+        long rows = RowsOf(file, rowGroup);
         var lists = await ReadWithFallbackAsync(
             file,
             rowGroup,
@@ -134,9 +179,19 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
                 : await ReadLevelsAsync<int>(group, field, maxDef, slotDef, ct).ConfigureAwait(false),
             () => ParquetSharpFallback.ReadTokenLists(Files[file], rowGroup, Column),
             cancellationToken).ConfigureAwait(false);
+        if (lists is null)
+        {
+            return null;
+        }
+
         try
         {
             return lists.Assemble(rows);
+        }
+        catch (InvalidDataException e) when (BadData.Skips)
+        {
+            BadData.SkipRowGroup(Files[file], rowGroup, $"column '{Column}': {e.Message}");
+            return null;
         }
         catch (InvalidDataException e)
         {
@@ -151,10 +206,17 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     /// pages), ParquetSharp reads exactly that row group. A file where Parquet.Net reported an unsupported feature
     /// goes straight to ParquetSharp afterwards. Only when both fail is the data called unreadable.
     /// </summary>
-    private async Task<T> ReadWithFallbackAsync<T>(int file, int rowGroup, Func<ParquetRowGroupReader, CancellationToken, Task<T>> primary,
+    private async Task<T?> ReadWithFallbackAsync<T>(int file, int rowGroup, Func<ParquetRowGroupReader, CancellationToken, Task<T>> primary,
         Func<T> fallback, CancellationToken cancellationToken)
+        where T : class
     {
         string path = Files[file];
+        if (_badFiles[file] is not null)
+        {
+            return SkipBadFile(file, rowGroup) as T;
+        }
+
+        ProducerActivity.Report($"reading {path}, row group {rowGroup}, column '{Column}'");
         Exception? first = null;
         bool known = _unsupported[file];
         if (!known)
@@ -189,10 +251,26 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
             string reasons = first is null
                 ? $"{e.GetType().Name}: {e.Message}"
                 : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}";
+            if (BadData.Skips)
+            {
+                BadData.SkipRowGroup(path, rowGroup, $"column '{Column}' is corrupt or unreadable ({reasons})");
+                return null;
+            }
+
             throw new DataException(
                 $"{path}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({reasons}). " +
-                $"Re-write the file or {Remove(_configKey)}.", first ?? e);
+                $"Re-write the file or {Remove(_configKey)}; or set data.on_bad_data: skip to skip and count it.", first ?? e);
         }
+    }
+
+    /// <summary>Rows in one row group (from the footer).</summary>
+    private long RowsOf(int file, int rowGroup) => Units[_firstUnit[file] + rowGroup].Rows;
+
+    /// <summary>A row group of a file whose column failed the check at open (skip policy): counted, named once, read as nothing.</summary>
+    private int[]?[]? SkipBadFile(int file, int rowGroup)
+    {
+        BadData.SkipRowGroup(Files[file], rowGroup, _badFiles[file]!);
+        return null;
     }
 
     /// <summary>Row groups that Parquet.Net could not decode and ParquetSharp did (diagnostics and tests).</summary>

@@ -170,6 +170,23 @@ public sealed record DataSection
     /// restarting per document; see Objectives/DocumentMaskedCausalLm).
     /// </summary>
     public bool DocumentMask { get; init; }
+    /// <summary>
+    /// fail (default): a corrupt row group, a mistyped column, an undecodable image or an empty labelled text stops the
+    /// run with file, row group, row and column named; skip: it is skipped, counted (data_skipped_rows,
+    /// data_skipped_row_groups in metrics.jsonl and summary.json) and named once in the log.
+    /// </summary>
+    public string OnBadData { get; init; } = "fail";
+    /// <summary>Seconds the trainer waits for the data producer's next sample before failing with what it was reading.</summary>
+    public double TimeoutS { get; init; } = 300;
+}
+
+/// <summary>One component of data.train.mix: its files (or synthetic data) and its relative weight.</summary>
+public sealed record MixComponent
+{
+    public IReadOnlyList<string>? Files { get; init; }
+    public SyntheticSection? Synthetic { get; init; }
+    /// <summary>Relative share of samples (blocks for packed text); weights are normalised.</summary>
+    public double Weight { get; init; } = 1;
 }
 
 /// <summary>One split: files (globs) or a synthetic generator, and the column to read.</summary>
@@ -177,6 +194,11 @@ public sealed record DataSplit
 {
     public IReadOnlyList<string>? Files { get; init; }
     public SyntheticSection? Synthetic { get; init; }
+    /// <summary>
+    /// Train only, instead of files/synthetic: several datasets mixed by weight, e.g. [{files: [a/*.parquet], weight: 0.7},
+    /// {files: [b/*.parquet], weight: 0.3}]. Deterministic from train.seed; each component keeps its own cursor (clm, mlm).
+    /// </summary>
+    public IReadOnlyList<MixComponent>? Mix { get; init; }
     public string TextColumn { get; init; } = "text";
     /// <summary>Image column: a {bytes, path} struct (Hugging Face layout) or binary PNG/JPEG.</summary>
     public string ImageColumn { get; init; } = "image";

@@ -8,6 +8,23 @@ namespace Pretrain.Training.Recipes;
 /// </summary>
 internal static class RecipeDiff
 {
+    /// <summary>List items that are sections (data.train.mix) compare by their keys' values, not by reference.</summary>
+    private sealed class SectionComparer : IEqualityComparer<object?>
+    {
+        public static readonly SectionComparer Instance = new();
+
+        public new bool Equals(object? a, object? b)
+        {
+            if (a is null || b is null || !RecipeSchema.IsSection(a.GetType()) || a.GetType() != b.GetType())
+                return object.Equals(a, b);
+            var keys = new List<string>();
+            Compare(a.GetType(), a, b, "", keys);
+            return keys.Count == 0;
+        }
+
+        public int GetHashCode(object? obj) => 0;
+    }
+
     public static List<string> Differences(Recipe a, Recipe b)
     {
         var keys = new List<string>();
@@ -33,7 +50,7 @@ internal static class RecipeDiff
             }
             else if (x is IEnumerable xs && y is IEnumerable ys && x is not string)
             {
-                if (!xs.Cast<object?>().SequenceEqual(ys.Cast<object?>()))
+                if (!xs.Cast<object?>().SequenceEqual(ys.Cast<object?>(), SectionComparer.Instance))
                     keys.Add(key);
             }
             else if (!x.Equals(y))

@@ -21,6 +21,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
     public static readonly string[] Optimizers = ["adamw"];
     public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images"];
+    public static readonly string[] BadDataActions = ["fail", "skip"];
 
     private readonly List<string> _problems = [];
 
@@ -41,6 +42,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         CheckTokenizer(r.Tokenizer);
         CheckData(r.Data);
         CheckPacking(r);
+        if (r.Data.Train.Mix is not null && r.Objective.Kind is not ("clm" or "mlm"))
+            Add("data.train.mix", $"is supported for objective.kind clm and mlm (packed text); '{r.Objective.Kind}' reads one dataset: use data.train.files");
         CheckOptimizer(r.Optimizer);
         OneOf("schedule.kind", r.Schedule.Kind, Schedules);
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
@@ -153,6 +156,10 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         if (d.Eval is not null)
             CheckSplit("data.eval", d.Eval, isEval: true);
         AtLeast("data.prefetch", d.Prefetch, 1);
+        OneOf("data.on_bad_data", d.OnBadData, BadDataActions);
+        InRange("data.timeout_s", d.TimeoutS, "> 0", x => x > 0 && !double.IsNaN(x));
+        if (d.Train.Mix is not null && d.Eval?.Fraction is not null)
+            Add("data.eval.fraction", "cannot hold rows out of a data.train.mix; give data.eval its own files (or synthetic)");
         CheckAugment(d.Augment);
     }
 
@@ -187,15 +194,16 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
 
     private void CheckSplit(string path, DataSplit s, bool isEval)
     {
-        int sources = (s.Files is null ? 0 : 1) + (s.Synthetic is null ? 0 : 1) + (s.Fraction is null ? 0 : 1);
+        int sources = (s.Files is null ? 0 : 1) + (s.Synthetic is null ? 0 : 1) + (s.Fraction is null ? 0 : 1) + (s.Mix is null ? 0 : 1);
         string choices = isEval ? "files, synthetic or fraction" : "files or synthetic";
         if (sources != 1)
         {
             string got = sources == 0 ? "none" : string.Join(" and ", new[]
             {
                 s.Files is null ? null : "files", s.Synthetic is null ? null : "synthetic", s.Fraction is null ? null : "fraction",
+                s.Mix is null ? null : "mix",
             }.OfType<string>());
-            Add(path, $"needs exactly one of {choices}; got {got}");
+            Add(path, $"needs exactly one of {choices}; got {got}" + (isEval ? "" : " (or mix alone: several datasets by weight)"));
         }
         if (s.Files is { } files)
         {
@@ -208,11 +216,25 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             }
         }
         if (s.Synthetic is { } syn)
+            CheckSynthetic($"{path}.synthetic", syn);
+        if (s.Mix is { } mix)
         {
-            OneOf($"{path}.synthetic.kind", syn.Kind, SyntheticKinds);
-            AtLeast($"{path}.synthetic.rows", syn.Rows, 1);
-            AtLeast($"{path}.synthetic.shards", syn.Shards, 1);
-            AtLeast($"{path}.synthetic.rows_per_group", syn.RowsPerGroup, 1);
+            if (isEval)
+                Add($"{path}.mix", "applies to data.train only; give data.eval files, synthetic or fraction");
+            if (mix.Count == 0)
+                Add($"{path}.mix", "must list at least one component, e.g. [{files: [a.parquet], weight: 0.7}, {files: [b.parquet], weight: 0.3}]");
+            for (int i = 0; i < mix.Count; i++)
+            {
+                string item = $"{path}.mix[{i}]";
+                var c = mix[i];
+                if ((c.Files is null) == (c.Synthetic is null))
+                    Add(item, $"needs exactly one of files or synthetic; got {(c.Files is null ? "none" : "both")}");
+                if (c.Files is { Count: 0 })
+                    Add($"{item}.files", "must list at least one file or glob");
+                if (c.Synthetic is { } cs)
+                    CheckSynthetic($"{item}.synthetic", cs);
+                InRange($"{item}.weight", c.Weight, "> 0", x => x > 0 && double.IsFinite(x));
+            }
         }
         if (s.TextColumn.Length == 0)
             Add($"{path}.text_column", "must not be empty");
@@ -229,6 +251,14 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             if (s.MaxBatches != 0)
                 Add($"{path}.max_batches", "applies to data.eval only; remove it here");
         }
+    }
+
+    private void CheckSynthetic(string path, SyntheticSection syn)
+    {
+        OneOf($"{path}.kind", syn.Kind, SyntheticKinds);
+        AtLeast($"{path}.rows", syn.Rows, 1);
+        AtLeast($"{path}.shards", syn.Shards, 1);
+        AtLeast($"{path}.rows_per_group", syn.RowsPerGroup, 1);
     }
 
     private void CheckOptimizer(OptimizerSection o)

@@ -37,7 +37,12 @@ internal static class RecipeYamlWriter
     private static string FormatValue(object? value) => value switch
     {
         null or string => RecipeScalars.Format(value),
-        IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(RecipeScalars.Format)) + "]",
+        IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(FormatValue)) + "]",
+        _ when RecipeSchema.IsSection(value.GetType()) => FlowSection(value),
         _ => RecipeScalars.Format(value),
     };
+
+    /// <summary>A section inside a list (data.train.mix items) as a flow mapping: {files: [a], weight: 0.7}.</summary>
+    private static string FlowSection(object section) =>
+        "{" + string.Join(", ", RecipeSchema.Properties(section.GetType()).Select(p => $"{p.Key}: {FormatValue(p.Info.GetValue(section))}")) + "}";
 }

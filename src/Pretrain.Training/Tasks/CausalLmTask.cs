@@ -17,14 +17,14 @@ public sealed class CausalLmTask : ITrainingTask
 {
     private readonly DecoderLm _model;
     private readonly ITextTokenizer _tokenizer;
-    private readonly Func<DataCursor?, PackedTextStream> _openTrain;
+    private readonly Func<DataCursor?, ISampleStream<int[]>> _openTrain;
     private readonly Func<PackedTextStream>? _openEval;
     private readonly Device _device;
     private readonly CausalLmObjective _objective;
     private DataCursor? _cursor;
-    private PackedTextStream? _train;
+    private ISampleStream<int[]>? _train;
 
-    public CausalLmTask(DecoderLm model, ITextTokenizer tokenizer, Func<DataCursor?, PackedTextStream> openTrain,
+    public CausalLmTask(DecoderLm model, ITextTokenizer tokenizer, Func<DataCursor?, ISampleStream<int[]>> openTrain,
         Func<PackedTextStream>? openEval, Device device, DataCursor? resumeFrom)
     {
         _model = model;
@@ -53,7 +53,7 @@ public sealed class CausalLmTask : ITrainingTask
         var trainOptions = ctx.TrainText(seqLen);
         var evalOptions = ctx.EvalText(seqLen);
         return new CausalLmTask(model, tokenizer,
-            cursor => new PackedTextStream(trainOptions, tokenizer, cursor),
+            cursor => ctx.OpenTrainText(trainOptions.BlockSize, tokenizer, cursor),   // one stream, or data.train.mix
             evalOptions is null ? null : () => new PackedTextStream(evalOptions, tokenizer),
             ctx.Device, ctx.ResumeCursor)
         {

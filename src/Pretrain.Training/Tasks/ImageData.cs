@@ -124,5 +124,7 @@ public static class ImageData
         Prefetch = Math.Max(ctx.Recipe.Data.Prefetch, 2 * ctx.Recipe.Train.MicroBatchSize),
         Transform = Transform(ctx.Recipe),
         ConfigKey = key,
+        BadData = ctx.BadData,
+        Timeout = ctx.DataTimeout,
     };
 }

@@ -25,14 +25,14 @@ public sealed class MaskedLmTask : ITrainingTask
     private readonly MlmMasking _masking;
     private readonly WordBoundaries _words;
     private readonly int _cls, _sep, _seed;
-    private readonly Func<DataCursor?, PackedTextStream> _openTrain;
+    private readonly Func<DataCursor?, ISampleStream<int[]>> _openTrain;
     private readonly Func<PackedTextStream>? _openEval;
     private readonly Device _device;
     private DataCursor? _cursor;
-    private PackedTextStream? _train;
+    private ISampleStream<int[]>? _train;
 
     private MaskedLmTask(EncoderLm encoder, ITextTokenizer tokenizer, MlmMasking masking, bool wholeWord, int seed,
-        Func<DataCursor?, PackedTextStream> openTrain, Func<PackedTextStream>? openEval, Device device, DataCursor? resume)
+        Func<DataCursor?, ISampleStream<int[]>> openTrain, Func<PackedTextStream>? openEval, Device device, DataCursor? resume)
     {
         var specials = (ISpecialTokens)tokenizer;
         _encoder = encoder;
@@ -72,7 +72,7 @@ public sealed class MaskedLmTask : ITrainingTask
         var trainOptions = ctx.TrainText(content);
         var evalOptions = ctx.EvalText(content);
         return new MaskedLmTask(encoder, tokenizer, masking, recipe.Objective.WholeWord, recipe.Train.Seed,
-            cursor => new PackedTextStream(trainOptions, tokenizer, cursor),
+            cursor => ctx.OpenTrainText(trainOptions.BlockSize, tokenizer, cursor),   // one stream, or data.train.mix
             evalOptions is null ? null : () => new PackedTextStream(evalOptions, tokenizer),
             ctx.Device, ctx.ResumeCursor);
     }

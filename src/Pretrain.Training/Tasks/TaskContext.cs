@@ -1,3 +1,4 @@
+using Pretrain.Data;
 using Pretrain.Data.Datasets;
 using Pretrain.Data.Sampling;
 using Pretrain.Data.Sources;
@@ -17,6 +18,8 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
 {
     private ITextTokenizer? _tokenizer;
     private (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval)? _files;
+    private IReadOnlyList<IReadOnlyList<string>>? _mixFiles;
+    private BadDataLog? _badData;
 
     public Recipe Recipe { get; } = recipe;
     public string RunDir { get; } = runDir;
@@ -58,6 +61,29 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
     /// <summary>Share of train rows held out for eval (0 when eval has its own files or there is no eval).</summary>
     public double Holdout => Files.Eval is null ? Recipe.Data.Eval?.Fraction ?? 0 : 0;
 
+    /// <summary>data.on_bad_data for every stream of the run, and the tally the trainer logs (one per run).</summary>
+    public BadDataLog BadData => _badData ??= new BadDataLog(Recipe.Data.OnBadData == "skip" ? BadDataAction.Skip : BadDataAction.Fail);
+
+    /// <summary>data.timeout_s: the longest wait for a data producer's next sample.</summary>
+    public TimeSpan DataTimeout => TimeSpan.FromSeconds(Recipe.Data.TimeoutS);
+
+    /// <summary>data.train.mix: each component's resolved files (null without a mix).</summary>
+    public IReadOnlyList<IReadOnlyList<string>>? MixFiles => Recipe.Data.Train.Mix is null ? null : _mixFiles ??= ResolveMix();
+
+    /// <summary>
+    /// The packed-text train stream: one <see cref="PackedTextStream"/>, or with data.train.mix a
+    /// <see cref="MixedStream{T}"/> of one per component (each with its own cursor inside the mixed one).
+    /// </summary>
+    public ISampleStream<int[]> OpenTrainText(int blockSize, ITextTokenizer tokenizer, DataCursor? cursor)
+    {
+        var options = TrainText(blockSize);
+        if (MixFiles is not { } mix)
+            return new PackedTextStream(options, tokenizer, cursor);
+        var opens = mix.Select((files, i) => (Func<DataCursor?, ISampleStream<int[]>>)(c =>
+            new PackedTextStream(options with { Files = files, ConfigKey = $"data.train.mix[{i}]" }, tokenizer, c))).ToList();
+        return new MixedStream<int[]>([.. Recipe.Data.Train.Mix!.Select(m => m.Weight)], opens, Recipe.Train.Seed, options.WorldSize, cursor);
+    }
+
     /// <summary>Packed-text stream options for the train split (rows held out for eval are skipped).</summary>
     public PackedTextOptions TrainText(int blockSize) => TextOptions(Files.Train, Recipe.Data.Train, "data.train", blockSize)
         with { HoldoutFraction = Holdout, HoldoutSide = false, ShuffleWindow = Recipe.Data.Train.ShuffleWindow };
@@ -81,25 +107,35 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         Seed = Recipe.Train.Seed,
         Prefetch = Recipe.Data.Prefetch,
         ConfigKey = key,
+        BadData = BadData,
+        Timeout = DataTimeout,
     };
+
+    private IReadOnlyList<IReadOnlyList<string>> ResolveMix() =>
+        [.. Recipe.Data.Train.Mix!.Select((m, i) => Of(new DataSplit { Files = m.Files, Synthetic = m.Synthetic }, $"train.mix[{i}]"))];
 
     private (IReadOnlyList<string>, IReadOnlyList<string>?) ResolveFiles()
     {
-        IReadOnlyList<string> Of(DataSplit split, string key) => split switch
+        var data = Recipe.Data;
+        IReadOnlyList<string> train = MixFiles is { } mix ? [.. mix.SelectMany(f => f)] : Of(data.Train, "train");
+        return (train, data.Eval is { Files: null, Synthetic: null } or null ? null : Of(data.Eval, "eval"));
+    }
+
+    /// <summary>train.mix[1] → train.mix-1: a folder name without glob characters.</summary>
+    private static string Folder(string key) => key.Replace("[", "-", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal);
+
+    private IReadOnlyList<string> Of(DataSplit split, string key) => split switch
         {
             { Synthetic: { Kind: "images" } s } => SyntheticImages.Write(
-                Path.Combine(RunDir, "data", $"{key}-synthetic-images-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                Path.Combine(RunDir, "data", $"{Folder(key)}-synthetic-images-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Synthetic: { Kind: "labelled-text" } s } => SyntheticLabelledText.Write(
-                Path.Combine(RunDir, "data", $"{key}-labelled-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                Path.Combine(RunDir, "data", $"{Folder(key)}-labelled-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Synthetic: { } s } => SyntheticText.Write(
-                Path.Combine(RunDir, "data", $"{key}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                Path.Combine(RunDir, "data", $"{Folder(key)}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Files: { } f } => FileResolver.Resolve(f, $"data.{key}.files"),
             _ => throw new RecipeException($"data.{key} needs files or synthetic."),
         };
-        var data = Recipe.Data;
-        return (Of(data.Train, "train"), data.Eval is { Files: null, Synthetic: null } or null ? null : Of(data.Eval, "eval"));
-    }
 }

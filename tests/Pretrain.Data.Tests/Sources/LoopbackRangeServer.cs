@@ -39,6 +39,9 @@ internal sealed class LoopbackRangeServer : IDisposable
 
     public TimeSpan Stall { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Every request from this number on stalls (a server that stopped answering).</summary>
+    public int StallFrom { get; init; } = int.MaxValue;
+
     public int MaxRequests { get; init; } = 200;
 
     public int Requests => Volatile.Read(ref _requests);
@@ -100,7 +103,7 @@ internal sealed class LoopbackRangeServer : IDisposable
                 return;
             }
 
-            if (n == StallAt)
+            if (n == StallAt || n >= StallFrom)
             {
                 await Task.Delay(Stall).ConfigureAwait(false);
             }

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Pretrain.Data.Datasets;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Tests.Sources;
+using Pretrain.Data.Writing;
+
+namespace Pretrain.Data.Tests.Datasets;
+
+/// <summary>Nothing hangs: a stuck producer or a stalled server ends in a DataException within its timeout.</summary>
+public sealed class PrefetchTimeoutTests
+{
+    [Fact]
+    public void A_producer_that_makes_nothing_fails_the_consumer_within_the_timeout_naming_what_it_was_reading()
+    {
+        using var queue = new Prefetcher<int>(4, TimeSpan.FromMilliseconds(200), "data.train");
+        queue.Start(async ct =>
+        {
+            await queue.Writer.WriteAsync(1, ct);
+            ProducerActivity.Report("reading shard-7.parquet, row group 3, column 'text'");
+            await Task.Delay(Timeout.Infinite, ct);   // stuck
+        });
+        Assert.True(queue.TryTake(out int first));
+        Assert.Equal(1, first);
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<DataException>(() => queue.TryTake(out _));
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.15, 1.0);
+        Assert.Contains("data.train", e.Message);
+        Assert.Contains("shard-7.parquet, row group 3", e.Message);
+        Assert.Contains("data.timeout_s", e.Message);
+    }
+
+    [Fact]
+    public void A_slow_but_live_producer_is_not_cut_off()
+    {
+        using var queue = new Prefetcher<int>(1, TimeSpan.FromMilliseconds(500), "data.train");
+        queue.Start(async ct =>
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                await Task.Delay(50, ct);
+                await queue.Writer.WriteAsync(i, ct);
+            }
+        });
+        var got = new List<int>();
+        while (queue.TryTake(out int x))
+            got.Add(x);
+        Assert.Equal([0, 1, 2, 3, 4], got);
+    }
+
+    [Fact]
+    public async Task A_stalled_http_server_gives_an_error_naming_the_url_within_the_request_timeouts()
+    {
+        using var dir = new TempDir();
+        TextParquetWriter.Write(dir.File("t.parquet"), ["a", "b"], 1);
+        using var server = new LoopbackRangeServer(File.ReadAllBytes(dir.File("t.parquet"))) { StallFrom = 1, Stall = TimeSpan.FromSeconds(30) };
+        var options = new HttpSourceOptions { MaxRetries = 1, BaseDelay = TimeSpan.FromMilliseconds(10), RequestTimeout = TimeSpan.FromMilliseconds(300) };
+        var clock = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<DataException>(() => HttpRangeSource.OpenAsync(server.Url, options));
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.5, 5);
+        Assert.Contains(server.Url, e.Message);
+        Assert.Contains("timed out after 0.3 s", e.Message);
+    }
+}
