@@ -17,6 +17,9 @@ public sealed record SftPair(int[] Ids, int PromptLength, int File, int RowGroup
     /// <summary>Whether truncation cut the prompt or the response (the eos is then absent when the response was cut).</summary>
     public bool Truncated { get; init; }
 
-    /// <summary>Ids that carry loss: the response tokens and the eos (when kept).</summary>
-    public int TargetCount => Ids.Length - PromptLength;
+    /// <summary>
+    /// Ids that carry loss: the response tokens and the eos (when kept). The first id has no context, so with an
+    /// empty prompt the response's first token is context only.
+    /// </summary>
+    public int TargetCount => Ids.Length - Math.Max(PromptLength, 1);
 }
