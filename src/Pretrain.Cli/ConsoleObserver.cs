@@ -30,6 +30,8 @@ public sealed class ConsoleObserver(TextWriter output) : ITrainingObserver
             line.Append(CultureInfo.InvariantCulture, $"  macro-F1 {f1:F4}");
         if (m.TryGetValue("eval_accuracy", out var acc))
             line.Append(CultureInfo.InvariantCulture, $"  acc {acc:P1}");
+        if (m.TryGetValue("eval_exact_match", out var exact))
+            line.Append(CultureInfo.InvariantCulture, $"  exact {exact:P1}");
         foreach (var (key, value) in m.Where(kv => kv.Key.StartsWith("eval_probe_", StringComparison.Ordinal)).OrderBy(kv => kv.Key, StringComparer.Ordinal))
             line.Append(CultureInfo.InvariantCulture, $"  {key["eval_probe_".Length..]} {value:P1}");
         return line.ToString();

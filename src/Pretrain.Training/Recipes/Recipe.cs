@@ -107,7 +107,7 @@ public sealed record ModelSection
 /// <summary>What the loss is, with each objective's settings (paper defaults).</summary>
 public sealed record ObjectiveSection
 {
-    /// <summary>clm (next token), mlm (BERT masked LM), classify (sequence classification), mae (masked autoencoder), simclr (NT-Xent on two image views), simcse (dropout-noise InfoNCE on text).</summary>
+    /// <summary>clm (next token), sft (next token on prompt/response pairs, loss on the response only), mlm (BERT masked LM), classify (sequence classification), mae (masked autoencoder), simclr (NT-Xent on two image views), simcse (dropout-noise InfoNCE on text).</summary>
     public string Kind { get; init; } = "clm";
     /// <summary>mlm: share of tokens chosen for prediction (80% [MASK], 10% random, 10% kept).</summary>
     public double MaskProbability { get; init; } = 0.15;
@@ -134,6 +134,8 @@ public sealed record ObjectiveSection
     public int ProbeTrainRows { get; init; } = 2000;
     /// <summary>Labelled eval rows the probe is scored on.</summary>
     public int ProbeEvalRows { get; init; } = 1000;
+    /// <summary>sft: eval rows greedily decoded for eval_exact_match (response and eos exactly); 0 turns it off.</summary>
+    public int ExactMatchRows { get; init; } = 64;
 }
 
 /// <summary>How text becomes ids.</summary>
@@ -204,6 +206,10 @@ public sealed record DataSplit
     public string ImageColumn { get; init; } = "image";
     /// <summary>Integer class label column (probes, classification).</summary>
     public string LabelColumn { get; init; } = "label";
+    /// <summary>SFT pairs (objective sft): the prompt string column (context, no loss).</summary>
+    public string PromptColumn { get; init; } = "prompt";
+    /// <summary>SFT pairs (objective sft): the response string column (the targets, followed by eos).</summary>
+    public string ResponseColumn { get; init; } = "response";
     /// <summary>Read pre-tokenized ids (list&lt;int32|int64&gt;) from this column instead of tokenizing text_column.</summary>
     public string? TokenColumn { get; init; }
     /// <summary>Eval only: hold out this seeded fraction of the train rows instead of separate files.</summary>
@@ -237,7 +243,7 @@ public sealed record AugmentSection
 /// <summary>Generated data written into the run's cache (data/ in the run folder).</summary>
 public sealed record SyntheticSection
 {
-    /// <summary>text (random documents), labelled-text (two easy classes: text + label columns) or images (28×28 gray class-dependent shapes, labelled).</summary>
+    /// <summary>text (random documents), labelled-text (two easy classes: text + label columns), sft (rule-based prompt/response pairs) or images (28×28 gray class-dependent shapes, labelled).</summary>
     public string Kind { get; init; } = "text";
     public int Rows { get; init; } = 4000;
     public int Shards { get; init; } = 4;

@@ -14,7 +14,7 @@ public static class RecipeLoader
     /// how long to go on (train.max_steps; the schedule follows the new value from the current step), cadences of
     /// logging, evaluation and checkpointing, how many checkpoints to keep, performance knobs (train.threads,
     /// data.prefetch), where to run (train.device, e.g. another GPU after a requeue), and how much of the eval split
-    /// to score (data.eval.max_batches). Everything else (model, data, tokenizer, optimizer, schedule shape, batch
+    /// to score (data.eval.max_batches, objective.exact_match_rows). Everything else (model, data, tokenizer, optimizer, schedule shape, batch
     /// shape, precision, seed) is refused. Note that train.threads and train.device may change float rounding, so
     /// the continued run is equivalent, not necessarily bit-identical, to an uninterrupted one.
     /// </summary>
@@ -30,6 +30,7 @@ public static class RecipeLoader
         "train.device",
         "data.prefetch",
         "data.eval.max_batches",
+        "objective.exact_match_rows",
     ];
 
     /// <summary>Reads, overrides, binds and validates a recipe file. Messages name the path as given.</summary>

@@ -11,7 +11,7 @@ namespace Pretrain.Training.Recipes;
 internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictionary<string, string> locations)
 {
     public static readonly string[] Archs = ["gpt2", "llama", "bert", "vit"];
-    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse", "classify"];
+    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse", "classify", "sft"];
     public static readonly string[] Probes = ["none", "linear", "knn", "both"];
     public static readonly string[] Pools = ["cls", "mean"];
     public static readonly string[] PosEmbeds = ["learned", "sincos"];
@@ -20,7 +20,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
     public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
     public static readonly string[] Optimizers = ["adamw"];
-    public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images"];
+    public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images", "sft"];
     public static readonly string[] BadDataActions = ["fail", "skip"];
 
     private readonly List<string> _problems = [];
@@ -113,7 +113,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         if (!OneOf("objective.kind", o.Kind, Objectives)) return;
         string[] fits = o.Kind switch
         {
-            "clm" => ["gpt2", "llama"],
+            "clm" or "sft" => ["gpt2", "llama"],
             "mlm" or "simcse" or "classify" => ["bert"],
             _ => ["vit"],
         };
@@ -133,6 +133,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         OneOf("objective.probe", o.Probe, Probes);
         AtLeast("objective.probe_train_rows", o.ProbeTrainRows, 1);
         AtLeast("objective.probe_eval_rows", o.ProbeEvalRows, 1);
+        AtLeast("objective.exact_match_rows", o.ExactMatchRows, 0);
     }
 
     private void CheckTokenizer(TokenizerSection t)
@@ -238,6 +239,10 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         }
         if (s.TextColumn.Length == 0)
             Add($"{path}.text_column", "must not be empty");
+        if (s.PromptColumn.Length == 0)
+            Add($"{path}.prompt_column", "must not be empty");
+        if (s.ResponseColumn.Length == 0)
+            Add($"{path}.response_column", "must not be empty");
         if (isEval)
         {
             if (s.Fraction is { } f)

@@ -132,6 +132,9 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
             { Synthetic: { Kind: "labelled-text" } s } => SyntheticLabelledText.Write(
                 Path.Combine(RunDir, "data", $"{Folder(key)}-labelled-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
+            { Synthetic: { Kind: "sft" } s } => SyntheticSft.Write(
+                Path.Combine(RunDir, "data", $"{key}-sft-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
+                s.Rows, s.Shards, s.RowsPerGroup, s.Seed),
             { Synthetic: { } s } => SyntheticText.Write(
                 Path.Combine(RunDir, "data", $"{Folder(key)}-synthetic-{s.Rows}x{s.Shards}x{s.RowsPerGroup}-seed{s.Seed}"),
                 s.Rows, s.Shards, s.RowsPerGroup, s.Seed),

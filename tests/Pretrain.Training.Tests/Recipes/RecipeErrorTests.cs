@@ -106,7 +106,7 @@ public sealed class RecipeErrorTests
     [InlineData("model:\n  embed_dim: 0\n", "model.embed_dim must be at least 1, got 0")]
     [InlineData("model:\n  arch: bart\n", "recipes/x.yaml:6: model.arch must be one of gpt2, llama, bert, vit; got 'bart'")]
     [InlineData("model:\n  arch: bert\n", "objective.kind 'clm' trains model.arch gpt2 or llama, but model.arch is 'bert'")]
-    [InlineData("objective:\n  kind: mim\n", "objective.kind must be one of clm, mlm, mae, simclr, simcse, classify; got 'mim'")]
+    [InlineData("objective:\n  kind: mim\n", "objective.kind must be one of clm, mlm, mae, simclr, simcse, classify, sft; got 'mim'")]
     [InlineData("objective:\n  kind: mae\n", "objective.kind 'mae' trains model.arch vit, but model.arch is 'gpt2'")]
     [InlineData("tokenizer:\n  kind: bep\n", "tokenizer.kind must be one of byte, tiktoken, wordpiece, sentencepiece, bpe, hf-json; got 'bep'")]
     [InlineData("tokenizer:\n  kind: bpe\n", "tokenizer.path is required when tokenizer.kind is bpe")]
@@ -136,7 +136,7 @@ public sealed class RecipeErrorTests
     [InlineData("data:\n  train:\n    files: [a]\n  eval:\n    files: [b]\n    fraction: 0.1\n", "data.eval needs exactly one of files, synthetic or fraction; got files and fraction")]
     [InlineData("data:\n  train:\n    files: [a]\n    fraction: 0.1\n", "data.train.fraction applies to data.eval only")]
     [InlineData("data:\n  train:\n    synthetic: {}\n  eval:\n    fraction: 1\n", "recipes/x.yaml:6: data.eval.fraction must be in (0, 1), got 1")]
-    [InlineData("data:\n  train:\n    synthetic: {kind: audio}\n", "data.train.synthetic.kind must be one of text, labelled-text, images; got 'audio'")]
+    [InlineData("data:\n  train:\n    synthetic: {kind: audio}\n", "data.train.synthetic.kind must be one of text, labelled-text, images, sft; got 'audio'")]
     public void Data_source_rules(string yaml, string expected)
     {
         var e = Fail("name: x\n" + yaml);

@@ -1,0 +1,253 @@
+using Parquet;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Text;
+
+namespace Pretrain.Data.Datasets;
+
+/// <summary>
+/// Streams supervised fine-tuning pairs (a prompt and a response string column per row) from Parquet files: one
+/// sample per row, <c>tokens(prompt) + tokens(response) + eos</c>, with the prompt length so the collator can keep
+/// the loss on the response and eos only.
+/// <para>
+/// Truncation to <see cref="SftOptions.MaxTokens"/> (see <see cref="Assemble"/>): the response (with its eos) is
+/// guaranteed min(its length, ⌈MaxTokens/2⌉) ids; the prompt keeps its head in what is left, and the response then
+/// keeps its head (losing the eos when it is cut). So every sample has at least one target.
+/// </para>
+/// <para>
+/// Order, sharding, holdout and the resume cursor follow <see cref="RankWalk"/>, exactly as
+/// <see cref="LabelledTextStream"/>: a permutation from (seed, epoch) of row groups, then rows; rank r of W takes
+/// positions p ≡ r (mod W); the cursor after a row is the end of its round. One background producer reads a row
+/// group at a time (both columns) and tokenizes into a bounded <see cref="Prefetcher{T}"/>.
+/// </para>
+/// </summary>
+public sealed class SftStream : IDisposable
+{
+    private readonly record struct Item(SftPair Sample, DataCursor Cursor);
+
+    private readonly SftOptions _options;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly ParquetTextSource _prompts;
+    private readonly ParquetTextSource _responses;
+    private readonly RankWalk _walk;
+    private readonly Prefetcher<Item> _queue;
+    private readonly DataCursor _start;
+    private bool _disposed;
+
+    /// <exception cref="DataException">Bad options, a bad file or column (checked from footers), or a cursor from another seed.</exception>
+    public SftStream(SftOptions options, ITextTokenizer tokenizer, DataCursor? resumeFrom = null)
+    {
+        Validate(options);
+        _options = options;
+        _tokenizer = tokenizer;
+        _start = StartCursor(options, resumeFrom);
+        Cursor = _start;
+        CheckColumns(options);
+        _prompts = ParquetTextSource.Open(options.Files, options.PromptColumn, options.ConfigKey);
+        try
+        {
+            _responses = ParquetTextSource.Open(options.Files, options.ResponseColumn, options.ConfigKey);
+        }
+        catch
+        {
+            _prompts.Dispose();
+            throw;
+        }
+
+        _walk = new RankWalk(_prompts.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+            options.HoldoutFraction, options.HoldoutSide);
+        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue.Start(ProduceAsync);
+    }
+
+    /// <summary>Cursor after the last row returned by <see cref="TryNext"/> (the resume cursor before any).</summary>
+    public DataCursor Cursor { get; private set; }
+
+    /// <summary>Total rows in the files (all ranks, held-out included).</summary>
+    public long TotalRows => _prompts.TotalRows;
+
+    /// <summary>Next pair, or false when MaxEpochs is reached. A producer failure is rethrown here. Call from one thread.</summary>
+    public bool TryNext(out SftPair sample, out DataCursor cursorAfter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_queue.TryTake(out var item))
+        {
+            sample = item.Sample;
+            cursorAfter = item.Cursor;
+            Cursor = item.Cursor;
+            return true;
+        }
+
+        sample = null!;
+        cursorAfter = Cursor;
+        return false;
+    }
+
+    /// <summary>
+    /// prompt + response + eos cut to <paramref name="maxTokens"/> ids: the response part (response then eos) is
+    /// reserved min(|response| + 1, ⌈maxTokens/2⌉) ids, the prompt keeps its head in the rest, and the response part
+    /// keeps its head in what the prompt leaves.
+    /// </summary>
+    public static (int[] Ids, int PromptLength, bool Truncated) Assemble(int[] prompt, int[] response, int eos, int maxTokens)
+    {
+        int full = prompt.Length + response.Length + 1;
+        int reserve = Math.Min(response.Length + 1, (maxTokens + 1) / 2);
+        int promptKeep = full <= maxTokens ? prompt.Length : Math.Min(prompt.Length, maxTokens - reserve);
+        int responseKeep = Math.Min(response.Length + 1, maxTokens - promptKeep);
+        var ids = new int[promptKeep + responseKeep];
+        prompt.AsSpan(0, promptKeep).CopyTo(ids);
+        int fromResponse = Math.Min(responseKeep, response.Length);
+        response.AsSpan(0, fromResponse).CopyTo(ids.AsSpan(promptKeep));
+        if (fromResponse < responseKeep)
+        {
+            ids[^1] = eos;
+        }
+
+        return (ids, promptKeep, full > maxTokens);
+    }
+
+    /// <summary>Stops the producer and closes the files.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _queue.Dispose();
+        _prompts.Dispose();
+        _responses.Dispose();
+    }
+
+    private async Task ProduceAsync(CancellationToken ct)
+    {
+        var o = _options;
+        int epoch = _start.Epoch;
+        long start = _start.SampleInEpoch;
+        while (o.MaxEpochs is not int max || epoch < max)
+        {
+            var order = _walk.Order(epoch);
+            long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
+            long produced = 0;
+            foreach (var group in _walk.Rows(order, start))
+            {
+                var unit = group.Unit;
+                var prompts = await _prompts.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                var responses = await _responses.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                for (int i = 0; i < group.Rows.Length; i++)
+                {
+                    int row = group.Rows[i];
+                    long p = group.Positions[i];
+                    var sample = Make(prompts[row], responses[row], unit, row) with { Epoch = epoch, Position = p };
+                    produced++;
+                    var cursor = _walk.CursorAfter(epoch, start, limit, p);
+                    await _queue.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
+                }
+            }
+
+            if (produced == 0 && start == 0 && o.MaxEpochs is null)
+            {
+                string side = o.HoldoutSide ? "held-out (eval)" : "training";
+                throw new DataException(
+                    $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no {side} rows in a whole epoch of {order.Total} rows " +
+                    $"(holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+            }
+
+            epoch++;
+            start = 0;
+        }
+    }
+
+    private SftPair Make(string? prompt, string? response, RowGroupRef unit, int row)
+    {
+        var o = _options;
+        string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}";
+        if (prompt is null)
+        {
+            throw new DataException($"{where}, column '{o.PromptColumn}': the prompt is null. Write an empty string for no prompt, or remove the row from {o.ConfigKey}.files.");
+        }
+
+        var responseIds = string.IsNullOrEmpty(response) ? [] : _tokenizer.Encode(response);
+        if (responseIds.Length == 0)
+        {
+            throw new DataException(
+                $"{where}, column '{o.ResponseColumn}': the response is {(response is null ? "null" : "empty")}; an SFT pair needs a response to learn. " +
+                $"Fix or remove the row (or file) from {o.ConfigKey}.files.");
+        }
+
+        var (ids, promptLength, truncated) = Assemble(_tokenizer.Encode(prompt), responseIds, _tokenizer.EosId, o.MaxTokens);
+        return new SftPair(ids, promptLength, unit.File, unit.RowGroup, row) { Truncated = truncated };
+    }
+
+    /// <summary>Names the recipe key to set when a file lacks the prompt or response column (footers only; other faults are reported when the files open).</summary>
+    private static void CheckColumns(SftOptions o)
+    {
+        foreach (string file in o.Files.Where(f => !ByteSource.IsUrl(f)))
+        {
+            Parquet.Schema.ParquetSchema schema;
+            try
+            {
+                var reader = ParquetReader.CreateAsync(file).GetAwaiter().GetResult();
+                schema = reader.Schema;
+                reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                continue; // ParquetTextSource.Open reports unreadable files with their own message.
+            }
+
+            foreach (var (column, key) in new[] { (o.PromptColumn, "prompt_column"), (o.ResponseColumn, "response_column") })
+            {
+                if (!schema.Fields.Any(f => f.Name == column))
+                {
+                    throw new DataException(
+                        $"{file} has no {key.Replace("_column", "", StringComparison.Ordinal)} column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. " +
+                        $"Set {o.ConfigKey}.{key}.");
+                }
+            }
+        }
+    }
+
+    private static DataCursor StartCursor(SftOptions o, DataCursor? resume)
+    {
+        if (resume is null)
+        {
+            return DataCursor.Start(o.Seed, o.WorldSize);
+        }
+
+        if (resume.Seed != o.Seed)
+        {
+            throw new DataException(
+                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
+                "resuming would repeat and skip samples. Use the original seed.");
+        }
+
+        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
+        {
+            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
+        }
+
+        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
+    }
+
+    private static void Validate(SftOptions o)
+    {
+        string k = o.ConfigKey;
+        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
+        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
+        Check(o.MaxTokens >= 2, $"{k}: max tokens must be at least 2 (got {o.MaxTokens}); raise train.seq_len.");
+        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
+        Check(!string.IsNullOrEmpty(o.PromptColumn), $"{k}.prompt_column is empty.");
+        Check(!string.IsNullOrEmpty(o.ResponseColumn), $"{k}.response_column is empty.");
+    }
+
+    private static void Check(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new DataException(message);
+        }
+    }
+}
