@@ -34,6 +34,7 @@ public static class Cli
           pretrain eval CHECKPOINT --data GLOB [--text-column text] [--label-column label] [--batch N]
                           [--holdout FRACTION --seed S] [--out FILE.json]   (sequence-classification checkpoints)
           pretrain predict CHECKPOINT --data GLOB --out FILE.parquet|FILE.jsonl [--text-column text] [--batch N]
+                          (eval and predict on a ViT image classifier read [--image-column image] instead of text)
           pretrain info
           pretrain --help
 

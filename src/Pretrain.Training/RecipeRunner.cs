@@ -80,7 +80,8 @@ public static class RecipeRunner
         TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, task, optimizer);
 
         using var metrics = new MetricsLog(runDir, state?.Step ?? 0);
-        var manager = new CheckpointManager(checkpointsDir, train.KeepLast, train.KeepBest);
+        var (bestMetric, bestHigher) = BestMetricOf(train, task);
+        var manager = new CheckpointManager(checkpointsDir, train.KeepLast, train.KeepBest, bestHigher);
         var parts = new TrainerParts
         {
             Task = task,
@@ -92,6 +93,8 @@ public static class RecipeRunner
             Metrics = metrics,
             Observer = observer,
             BadData = context.BadData,
+            BestMetric = bestMetric,
+            BestHigherIsBetter = bestHigher,
         };
 
         observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), run folder {runDir}");
@@ -109,6 +112,15 @@ public static class RecipeRunner
             Recipe = recipe,
             LastCheckpoint = CheckpointLocator.TryFindLatest(runDir, out var last) ? last!.Directory : null,
         };
+    }
+
+    /// <summary>Keep-best's metric and direction: train.best_metric (mode given or inferred from its name), else the task's own.</summary>
+    private static (string Name, bool HigherIsBetter) BestMetricOf(TrainSection train, ITrainingTask task)
+    {
+        if (train.BestMetric is null || train.BestMetric == task.BestMetric && train.BestMode is null)
+            return (task.BestMetric, task.BestMetricHigherIsBetter);
+        string mode = train.BestMode ?? RecipeValidator.InferBestMode(train.BestMetric) ?? "min";
+        return (train.BestMetric, mode == "max");
     }
 
     /// <summary>The run folder that holds a step folder (…/RUN/checkpoints/step-N → …/RUN).</summary>
@@ -141,7 +153,10 @@ public static class RecipeRunner
             ["tokens_per_s_median"] = tps.Count > 0 ? tps[tps.Count / 2] : null,
             ["parameters"] = model.parameters().Sum(p => p.numel()),
             ["peak_memory_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
-            ["best_eval_loss"] = final.BestMetric,
+            ["best_eval_loss"] = final.BestMetricName == "eval_loss" ? final.BestMetric : null,
+            ["best_metric_name"] = final.BestMetricName,
+            ["best_metric_mode"] = final.BestMetricMode,
+            ["best_metric"] = final.BestMetric,
             ["best_step"] = final.BestStep,
         };
         foreach (var (k, v) in final.LastEval ?? []) summary[k] = v;

@@ -23,6 +23,10 @@ public sealed record TrainerParts
     public ITrainingObserver Observer { get; init; } = NullTrainingObserver.Instance;
     /// <summary>data.on_bad_data's tally: with skip, its counts join each logged row and its messages the log.</summary>
     public Pretrain.Data.BadDataLog? BadData { get; init; }
+    /// <summary>The eval metric keep-best ranks by; null: the task's <see cref="ITrainingTask.BestMetric"/>.</summary>
+    public string? BestMetric { get; init; }
+    /// <summary>Whether higher <see cref="BestMetric"/> is better; null: the task's direction.</summary>
+    public bool? BestHigherIsBetter { get; init; }
 }
 
 /// <summary>
@@ -43,12 +47,25 @@ public sealed class Trainer(TrainerParts parts)
         long step = resume?.Step ?? 0;
         long unitsSeen = resume?.TokensSeen ?? 0;
         double elapsedBefore = resume?.ElapsedSeconds ?? 0;
+        string bestName = parts.BestMetric ?? task.BestMetric;
+        bool higher = parts.BestHigherIsBetter ?? (parts.BestMetric is null || parts.BestMetric == task.BestMetric ? task.BestMetricHigherIsBetter : false);
+        string bestMode = higher ? "max" : "min";
         var best = (Metric: resume?.BestMetric, Step: resume?.BestStep);
+        if (resume is not null && (resume.BestMetricName != bestName || resume.BestMetricMode != bestMode) && best.Metric is not null)
+        {
+            // The saved best was ranked by another metric or direction: it says nothing about this one.
+            parts.Observer.OnMessage($"keep-best now ranks by {bestName} ({bestMode}); the saved best ({resume.BestMetricName} {resume.BestMetricMode}) is dropped");
+            best = (null, null);
+        }
         Dictionary<string, double>? lastEval = resume?.LastEval;
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
 
         parts.Observer.OnStart(step, train.MaxSteps);
         var wall = Stopwatch.StartNew();
+
+        double MetricOf(Dictionary<string, double> eval) => eval.TryGetValue(bestName, out var value) ? value
+            : throw new InvalidOperationException($"Keep-best ranks by {bestName}, which this objective's eval does not report " +
+                $"({string.Join(", ", eval.Keys.Where(k => !k.Contains("confusion", StringComparison.Ordinal)))}); set train.best_metric to one of those.");
 
         TrainerState Snapshot() => new()
         {
@@ -57,7 +74,8 @@ public sealed class Trainer(TrainerParts parts)
             OptimizerSteps = opt.StepCount,
             Cursor = JsonDocument.Parse(task.CursorJson).RootElement.Clone(),
             RngState = Convert.ToBase64String(RngState.Save()),
-            BestMetricName = task.BestMetric,
+            BestMetricName = bestName,
+            BestMetricMode = bestMode,
             BestMetric = best.Metric,
             BestStep = best.Step,
             LastEval = lastEval,
@@ -69,6 +87,7 @@ public sealed class Trainer(TrainerParts parts)
         {
             // Step-0 eval: the untrained baseline every later eval is compared with.
             lastEval = Evaluate();
+            MetricOf(lastEval);   // a best_metric the eval lacks fails now, not after the first eval_every steps
             parts.Metrics.Write(0, lastEval);
             parts.Observer.OnEval(0, lastEval);
         }
@@ -142,8 +161,8 @@ public sealed class Trainer(TrainerParts parts)
                 lastEval = Evaluate();
                 parts.Metrics.Write(step, lastEval);
                 parts.Observer.OnEval(step, lastEval);
-                metric = lastEval[task.BestMetric];
-                if (best.Metric is null || metric < best.Metric) best = (metric, step);
+                metric = MetricOf(lastEval);
+                if (best.Metric is null || (higher ? metric > best.Metric : metric < best.Metric)) best = (metric, step);
             }
 
             savedAtEnd = step % train.CheckpointEvery == 0 || isLast || cancel.IsCancellationRequested;

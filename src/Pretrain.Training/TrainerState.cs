@@ -16,6 +16,8 @@ public sealed record TrainerState
     [JsonPropertyName("cursor")] public JsonElement Cursor { get; init; }
     [JsonPropertyName("rng_state")] public string RngState { get; init; } = "";
     [JsonPropertyName("best_metric_name")] public string BestMetricName { get; init; } = "eval_loss";
+    /// <summary>min (lower is better) or max; files written before the direction was recorded read as min.</summary>
+    [JsonPropertyName("best_metric_mode")] public string BestMetricMode { get; init; } = "min";
     [JsonPropertyName("best_metric")] public double? BestMetric { get; init; }
     [JsonPropertyName("best_step")] public long? BestStep { get; init; }
     [JsonPropertyName("last_eval")] public Dictionary<string, double>? LastEval { get; init; }

@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 namespace Pretrain.Cli.Commands;
 
 /// <summary>
-/// `pretrain eval CHECKPOINT --data GLOB`: accuracy, macro-F1 and the confusion matrix of a sequence-classification
-/// checkpoint (full, or LoRA adapter over its base) on labelled Parquet rows; printed and written as JSON.
+/// `pretrain eval CHECKPOINT --data GLOB`: accuracy, macro-F1 and the confusion matrix of a sequence- or
+/// image-classification (ViT, <see cref="ImageClassifierCommands"/>; --image-column) checkpoint (full, or LoRA adapter over its base) on labelled Parquet rows; printed and written as JSON.
 /// --holdout F --seed S scores only the rows a run with data.eval.fraction F and train.seed S held out.
 /// </summary>
 public static class EvalCommand
@@ -26,11 +26,14 @@ public static class EvalCommand
         double holdout = double.Parse(args.Option("--holdout") ?? "0", CultureInfo.InvariantCulture);
         int seed = args.Int("--seed", 1337);
         string? outPath = args.Option("--out");
+        string imageColumn = args.Option("--image-column") ?? "image";
         args.RejectUnknown();
         if (batch < 1) throw new UsageException("--batch must be at least 1.");
         if (holdout is < 0 or >= 1) throw new UsageException($"--holdout must be in [0, 1), got {holdout}.");
 
         var dir = CheckpointLocator.Resolve(args.Positionals[0]).Directory;
+        if (ImageClassifierCheckpoint.IsImageClassifier(dir))   // a ViT classifier: images, not text
+            return ImageClassifierCommands.Eval(dir, data, imageColumn, labelColumn, batch, holdout, seed, outPath, stdout);
         var device = CPU;
         var (model, tokenizer, seqLen) = ClassifierCheckpoint.Open(dir, device);
         var files = FileResolver.Resolve(data, "--data");

@@ -12,8 +12,8 @@ using static TorchSharp.torch;
 namespace Pretrain.Cli.Commands;
 
 /// <summary>
-/// `pretrain predict CHECKPOINT --data GLOB --out FILE`: class predictions of a sequence-classification checkpoint for
-/// every row of the files (in file order; no label needed). Writes Parquet (out ends .parquet: columns row int64,
+/// `pretrain predict CHECKPOINT --data GLOB --out FILE`: class predictions of a sequence- or image-classification
+/// (ViT; --image-column) checkpoint for every row of the files (in file order; no label needed). Writes Parquet (out ends .parquet: columns row int64,
 /// predicted int64, prob_0..prob_{K-1} float) or JSONL ({"row", "predicted", "probabilities"}).
 /// </summary>
 public static class PredictCommand
@@ -25,11 +25,17 @@ public static class PredictCommand
         if (data.Count == 0) throw new UsageException("pretrain predict needs --data GLOB (Parquet files with a text column).");
         string outPath = args.Option("--out") ?? throw new UsageException("pretrain predict needs --out FILE (.parquet or .jsonl).");
         string textColumn = args.Option("--text-column") ?? "text";
+        string imageColumn = args.Option("--image-column") ?? "image";
         int batch = args.Int("--batch", 32);
         args.RejectUnknown();
         if (batch < 1) throw new UsageException("--batch must be at least 1.");
 
         var dir = CheckpointLocator.Resolve(args.Positionals[0]).Directory;
+        if (ImageClassifierCheckpoint.IsImageClassifier(dir))   // a ViT classifier: images, not text
+        {
+            var (rows, preds, probs, classes) = ImageClassifierCommands.Predict(dir, data, imageColumn, batch);
+            return Write(outPath, rows, preds, probs, classes, dir, stdout);
+        }
         var device = CPU;
         var (model, tokenizer, seqLen) = ClassifierCheckpoint.Open(dir, device);
         int k = model.Head.NumClasses;
@@ -66,7 +72,11 @@ public static class PredictCommand
             Flush();
         }
         model.Dispose();
+        return Write(outPath, rowIndex, predicted, probabilities, k, dir, stdout);
+    }
 
+    private static int Write(string outPath, List<long> rowIndex, List<long> predicted, List<float[]> probabilities, int k, string dir, TextWriter stdout)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         if (outPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
             WriteParquet(outPath, rowIndex, predicted, probabilities, k);

@@ -50,7 +50,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         _bad = options.BadData ?? new BadDataLog(options.SkipBadImages ? BadDataAction.Skip : BadDataAction.Fail);
         _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey, _bad);
         _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide);
+            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
@@ -174,7 +174,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
                 string side = o.HoldoutSide ? "held-out (eval)" : "training";
                 throw new DataException(
                     $"{o.ConfigKey}: rank {o.Rank} of {o.WorldSize} found no decodable {side} images in a whole epoch of {order.Total} rows " +
-                    $"(column '{o.ImageColumn}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
+                    $"(column '{o.ImageColumn}', holdout_fraction {o.HoldoutFraction}, label_fraction {o.LabelFraction}). Add data or change the split.");
             }
 
             dropped += (order.Total - Math.Min(start, order.Total)) % o.WorldSize;
@@ -271,6 +271,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
         Check(o.Workers >= 1, $"{k}: workers must be at least 1 (got {o.Workers}).");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(!string.IsNullOrEmpty(o.ImageColumn), $"{k}.image_column is empty.");
         Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty; set it to null for unlabelled images.");

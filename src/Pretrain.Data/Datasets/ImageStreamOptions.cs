@@ -32,6 +32,12 @@ public sealed record ImageStreamOptions
     /// <summary>false: train stream (skips held-out rows); true: eval stream (only held-out rows).</summary>
     public bool HoldoutSide { get; init; }
 
+    /// <summary>
+    /// Share of the (non-held-out) rows this stream reads, chosen by <see cref="Sampling.LabelSubset"/> from the seed:
+    /// 1 reads all; 0.1 trains on a fixed 10% of the labels (the same rows for every run with the same seed).
+    /// </summary>
+    public double LabelFraction { get; init; } = 1;
+
     /// <summary>Shuffle row groups and rows each epoch; eval streams use false (file order).</summary>
     public bool Shuffle { get; init; } = true;
 

@@ -33,6 +33,9 @@ public sealed record LabelledTextOptions
     /// <summary>false: train stream (skips held-out rows); true: eval stream (only held-out rows).</summary>
     public bool HoldoutSide { get; init; }
 
+    /// <summary>Share of the (non-held-out) rows read, a fixed subset by seed (<see cref="Sampling.LabelSubset"/>); 1 reads all.</summary>
+    public double LabelFraction { get; init; } = 1;
+
     /// <summary>Shuffle row groups and rows each epoch; eval streams use false (file order).</summary>
     public bool Shuffle { get; init; } = true;
 

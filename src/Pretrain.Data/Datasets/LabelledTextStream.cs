@@ -45,7 +45,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
         _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide);
+            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
@@ -223,6 +223,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
         Check(o.MaxTokens >= 1, $"{k}: max tokens must be at least 1 (got {o.MaxTokens}); raise train.seq_len.");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
+        Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
         Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");

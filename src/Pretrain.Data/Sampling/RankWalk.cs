@@ -3,7 +3,8 @@ namespace Pretrain.Data.Sampling;
 /// <summary>
 /// The row-level sampling contract of DESIGN.md, independent of what a row holds: each epoch's global order comes
 /// from <see cref="EpochOrder"/> (seed, epoch); rank r of W takes positions p ≡ r (mod W); held-out rows keep their
-/// position but are skipped by the other side. An epoch entered at global position s ends at
+/// position but are skipped by the other side, and so are rows outside a <see cref="LabelSubset"/> when one is given
+/// (subsetFraction &lt; 1). An epoch entered at global position s ends at
 /// <see cref="Limit"/> = s + ⌊(N − s) / W⌋·W, so every rank gets the same number of positions and the
 /// (N − s) mod W leftovers are dropped (counted by the caller). The resume cursor after position p is the end of p's
 /// round, s + (⌊(p − s) / W⌋ + 1)·W: the same on every rank that consumes in lockstep, and a position no rank
@@ -14,12 +15,13 @@ public sealed class RankWalk
     private readonly IReadOnlyList<RowGroupRef> _units;
     private readonly ulong[] _fileKeys;
     private readonly HoldoutSplit _holdout;
+    private readonly LabelSubset? _subset;
     private readonly int _seed;
     private readonly bool _shuffle;
     private readonly bool _holdoutSide;
 
     public RankWalk(IReadOnlyList<RowGroupRef> units, IReadOnlyList<string> files, int seed, int rank, int worldSize, bool shuffle,
-        double holdoutFraction, bool holdoutSide)
+        double holdoutFraction, bool holdoutSide, double subsetFraction = 1)
     {
         if (worldSize < 1 || rank < 0 || rank >= worldSize)
         {
@@ -29,6 +31,7 @@ public sealed class RankWalk
         _units = units;
         _fileKeys = files.Select(HoldoutSplit.FileKey).ToArray();
         _holdout = new HoldoutSplit(seed, holdoutFraction);
+        _subset = subsetFraction < 1 ? new LabelSubset(seed, subsetFraction) : null;
         _seed = seed;
         Rank = rank;
         WorldSize = worldSize;
@@ -82,7 +85,8 @@ public sealed class RankWalk
             {
                 rowOrder ??= order.RowOrder(u);
                 int row = rowOrder[p - first];
-                if (_holdout.IsHeldOut(_fileKeys[unit.File], unit.RowGroup, row) == _holdoutSide)
+                if (_holdout.IsHeldOut(_fileKeys[unit.File], unit.RowGroup, row) == _holdoutSide
+                    && (_subset is null || _subset.Keeps(_fileKeys[unit.File], unit.RowGroup, row)))
                 {
                     positions.Add(p);
                     rows.Add(row);

@@ -218,6 +218,9 @@ public sealed record DataSplit
     public int MaxBatches { get; init; }
     /// <summary>Train, packed text (clm, mlm): row groups whose rows are shuffled together each epoch (1 = within a row group).</summary>
     public int ShuffleWindow { get; init; } = 1;
+    /// <summary>Train only (classify): train on this seeded share of the labelled rows, e.g. 0.1 for 10% of the labels;
+    /// the same rows for every run with the same train.seed (null: all rows).</summary>
+    public double? LabelFraction { get; init; }
 }
 
 /// <summary>
@@ -288,4 +291,8 @@ public sealed record TrainSection
     public int CheckpointEvery { get; init; } = 500;
     public int KeepLast { get; init; } = 2;
     public int KeepBest { get; init; } = 1;
+    /// <summary>Eval metric keep-best ranks by (null: the objective's own: eval_accuracy for classify, else eval_loss).</summary>
+    public string? BestMetric { get; init; }
+    /// <summary>min or max for train.best_metric (null: inferred from its name: *loss* and *perplexity* min, *accuracy* and *f1* max).</summary>
+    public string? BestMode { get; init; }
 }

@@ -22,6 +22,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Optimizers = ["adamw"];
     public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images", "sft"];
     public static readonly string[] BadDataActions = ["fail", "skip"];
+    public static readonly string[] BestModes = ["min", "max"];
 
     private readonly List<string> _problems = [];
 
@@ -49,6 +50,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
         InRange("schedule.min_lr_ratio", r.Schedule.MinLrRatio, "[0, 1]", x => x is >= 0 and <= 1);
         CheckTrain(r.Train, r.Model);
+        CheckClassifySubset(r);
         if (r.Export is { } export)
         {
             if (export.Opset is < 17 or > 21)
@@ -68,8 +70,9 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);
             if (lora.Targets.Count == 0)
                 Add("lora.targets", "must name at least one projection, e.g. [q_proj, v_proj]");
-            foreach (var t in lora.Targets.Where(t => !Pretrain.Models.Peft.LoraConfig.KnownTargets.Contains(t)))
-                Add("lora.targets", $"'{t}' is not a projection name; one of {string.Join(", ", Pretrain.Models.Peft.LoraConfig.KnownTargets)}");
+            foreach (var t in lora.Targets.Where(t => !Pretrain.Models.Peft.LoraTargets.IsKnown(r.Model.Arch, t)))
+                Add("lora.targets", $"'{t}' is not a projection name; one of {string.Join(", ", Pretrain.Models.Peft.LoraConfig.KnownTargets)}" +
+                    (Archs.Contains(r.Model.Arch) ? $", or a Hugging Face {r.Model.Arch} module name ({string.Join(", ", Pretrain.Models.Peft.LoraTargets.HfNames(r.Model.Arch))})" : ""));
         }
     }
 
@@ -114,7 +117,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         string[] fits = o.Kind switch
         {
             "clm" or "sft" => ["gpt2", "llama"],
-            "mlm" or "simcse" or "classify" => ["bert"],
+            "mlm" or "simcse" => ["bert"],
+            "classify" => ["bert", "vit"],
             _ => ["vit"],
         };
         if (!fits.Contains(m.Arch))
@@ -256,6 +260,13 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             if (s.MaxBatches != 0)
                 Add($"{path}.max_batches", "applies to data.eval only; remove it here");
         }
+        if (s.LabelFraction is { } lf)
+        {
+            if (isEval)
+                Add($"{path}.label_fraction", "applies to data.train only (the share of labelled rows trained on); remove it here");
+            else
+                InRange($"{path}.label_fraction", lf, "(0, 1]", x => x is > 0 and <= 1);
+        }
     }
 
     private void CheckSynthetic(string path, SyntheticSection syn)
@@ -299,6 +310,31 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("train.checkpoint_every", t.CheckpointEvery, 1);
         AtLeast("train.keep_last", t.KeepLast, 1);
         AtLeast("train.keep_best", t.KeepBest, 0);
+        if (t.BestMetric is { } metric && !metric.StartsWith("eval_", StringComparison.Ordinal))
+            Add("train.best_metric", $"must name an eval metric (eval_loss, eval_accuracy, eval_macro_f1, …), got '{metric}'");
+        if (t.BestMode is { } mode)
+        {
+            OneOf("train.best_mode", mode, BestModes);
+            if (t.BestMetric is null)
+                Add("train.best_mode", "needs train.best_metric (the objective's own metric has a fixed direction)");
+        }
+        else if (t.BestMetric is { } m2 && m2.StartsWith("eval_", StringComparison.Ordinal) && InferBestMode(m2) is null)
+        {
+            Add("train.best_mode", $"is needed for train.best_metric '{m2}': say min (lower is better) or max");
+        }
+    }
+
+    /// <summary>min for *loss* and *perplexity* metrics, max for *accuracy* and *f1*; null when the name does not say.</summary>
+    public static string? InferBestMode(string metric) =>
+        metric.Contains("loss", StringComparison.Ordinal) || metric.Contains("perplexity", StringComparison.Ordinal) ? "min"
+        : metric.Contains("accuracy", StringComparison.Ordinal) || metric.Contains("f1", StringComparison.Ordinal) ? "max"
+        : null;
+
+    // label_fraction picks a subset of labelled rows: only the classify objective reads labels for training.
+    private void CheckClassifySubset(Recipe r)
+    {
+        if (r.Data.Train.LabelFraction is not null && r.Objective.Kind != "classify")
+            Add("data.train.label_fraction", $"applies to objective.kind classify (a subset of labelled rows to fine-tune on), not '{r.Objective.Kind}'; remove it");
     }
 
     private bool AtLeast(string key, int value, int min)

@@ -127,7 +127,8 @@ public sealed class ClassifyTask : ITrainingTask
     }
 
     public bool HasEval => _openEval is not null;
-    public string BestMetric => "eval_loss";
+    public string BestMetric => "eval_accuracy";
+    public bool BestMetricHigherIsBetter => true;
     public string CursorJson => (_cursor ?? DataCursor.Start(0, 1)).ToJson();
 
     public IReadOnlyList<MicroBatch> NextStep(int gradAccumSteps, int microBatchSize)

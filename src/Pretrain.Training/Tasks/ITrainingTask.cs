@@ -34,8 +34,11 @@ public interface ITrainingTask : IDisposable
     /// <summary>Metrics over (at most <paramref name="maxBatches"/> batches of) the eval split; keys start with eval_.</summary>
     Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches);
 
-    /// <summary>The eval metric keep-best ranks by (lower is better).</summary>
+    /// <summary>The eval metric keep-best ranks by, unless the recipe names another (train.best_metric).</summary>
     string BestMetric { get; }
+
+    /// <summary>Whether a higher <see cref="BestMetric"/> is better (accuracy); false: lower is better (loss).</summary>
+    bool BestMetricHigherIsBetter => false;
 
     /// <summary>The data cursor after the last step drawn, as JSON (trainer_state.json).</summary>
     string CursorJson { get; }

@@ -44,13 +44,13 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         LowerCase = Recipe.Tokenizer.LowerCase,
     });
 
-    /// <summary>The recipe's LoRA settings as the models take them (null without lora).</summary>
+    /// <summary>The recipe's LoRA settings as the models take them, targets in our names (null without lora).</summary>
     public Pretrain.Models.Peft.LoraConfig? Lora => Recipe.Lora is { } l ? new Pretrain.Models.Peft.LoraConfig
     {
         Rank = l.Rank,
         Alpha = l.Alpha,
         Dropout = l.Dropout,
-        Targets = l.Targets,
+        Targets = Pretrain.Models.Peft.LoraTargets.Normalize(Recipe.Model.Arch, l.Targets), // query/value (Hugging Face names) → q_proj/v_proj
         Layers = l.Layers,
         UseRslora = l.UseRslora,
     } : null;
