@@ -21,7 +21,7 @@ public sealed class LabelledTextStream : IDisposable
     private readonly LabelledTextOptions _options;
     private readonly ITextTokenizer _tokenizer;
     private readonly ParquetTextSource _text;
-    private readonly ParquetLabelColumn _labels;
+    private readonly ParquetLabelColumn? _labels;
     private readonly RankWalk _walk;
     private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
@@ -36,7 +36,7 @@ public sealed class LabelledTextStream : IDisposable
         _start = StartCursor(options, resumeFrom);
         Cursor = _start;
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey);
-        _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
+        _labels = options.LabelColumn is null ? null : ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
         _queue = new Prefetcher<Item>(options.Prefetch);
@@ -77,7 +77,7 @@ public sealed class LabelledTextStream : IDisposable
         _disposed = true;
         _queue.Dispose();
         _text.Dispose();
-        _labels.Dispose();
+        _labels?.Dispose();
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -94,12 +94,12 @@ public sealed class LabelledTextStream : IDisposable
             {
                 var unit = group.Unit;
                 var texts = await _text.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                var labels = await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                var labels = _labels is null ? null : await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
                 for (int i = 0; i < group.Rows.Length; i++)
                 {
                     int row = group.Rows[i];
                     long p = group.Positions[i];
-                    var sample = Make(texts[row], labels[row], unit, row) with { Epoch = epoch, Position = p };
+                    var sample = Make(texts[row], labels is null ? -1 : labels[row], unit, row) with { Epoch = epoch, Position = p };
                     produced++;
                     var cursor = _walk.CursorAfter(epoch, start, limit, p);
                     await _queue.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
@@ -123,6 +123,11 @@ public sealed class LabelledTextStream : IDisposable
     {
         var o = _options;
         string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}";
+        if (o.LabelColumn is null)
+        {
+            return new LabelledText(Truncate(_tokenizer.Encode(text ?? "")), -1, unit.File, unit.RowGroup, row);
+        }
+
         if (label is not { } l)
         {
             throw new DataException($"{where}, column '{o.LabelColumn}': the label is null. Label every row, or remove the row (or file) from {o.ConfigKey}.files.");
@@ -134,13 +139,17 @@ public sealed class LabelledTextStream : IDisposable
             throw new DataException($"{where}, column '{o.LabelColumn}': label {l} is outside {range}. Fix the label, or raise objective.num_classes.");
         }
 
-        var ids = _tokenizer.Encode(text ?? "");
-        if (ids.Length > o.MaxTokens)
+        return new LabelledText(Truncate(_tokenizer.Encode(text ?? "")), l, unit.File, unit.RowGroup, row);
+    }
+
+    private int[] Truncate(int[] ids)
+    {
+        if (ids.Length > _options.MaxTokens)
         {
-            Array.Resize(ref ids, o.MaxTokens);
+            Array.Resize(ref ids, _options.MaxTokens);
         }
 
-        return new LabelledText(ids, l, unit.File, unit.RowGroup, row);
+        return ids;
     }
 
     private static DataCursor StartCursor(LabelledTextOptions o, DataCursor? resume)
@@ -175,7 +184,7 @@ public sealed class LabelledTextStream : IDisposable
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
         Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
-        Check(!string.IsNullOrEmpty(o.LabelColumn), $"{k}.label_column is empty.");
+        Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty.");
     }
 
     private static void Check(bool ok, string message)

@@ -11,6 +11,7 @@ public static class TrainingTasks
         "mlm" => MaskedLmTask.Build(ctx),
         "mae" => MaskedAutoencoderTask.Build(ctx),
         "simclr" => SimClrTask.Build(ctx),
+        "simcse" => SimCseTask.Build(ctx),
         "classify" => ClassifyTask.Build(ctx),
         var kind => throw new RecipeException($"objective.kind '{kind}' is not available in this version yet."),
     };
