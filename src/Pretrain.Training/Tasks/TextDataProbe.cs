@@ -19,9 +19,6 @@ public sealed class TextDataProbe(string kind, int trainRows, int evalRows, Func
         : throw new InvalidOperationException("A text probe needs a tokenizer with [CLS], [SEP] and [PAD] tokens.");
     private List<LabelledText>? _train, _eval;
 
-    /// <summary>Rows the last <see cref="Run"/> fitted on and scored.</summary>
-    public (int Train, int Eval) Rows => (_train?.Count ?? 0, _eval?.Count ?? 0);
-
     /// <summary>
     /// Probe accuracies of <paramref name="features"/> (ids (B, T), mask (B, T) → (B, d); the caller has put the
     /// model in eval mode). Opens its own dispose scopes.
