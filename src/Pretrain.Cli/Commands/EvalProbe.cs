@@ -21,8 +21,9 @@ namespace Pretrain.Cli.Commands;
 /// encoder are. A ViT (vit-*-mae, vit-*-simclr runs) gives pooled image features, a BERT-style encoder (mlm, simcse,
 /// classify runs, imported models) pooled sentence embeddings; a linear probe and/or k-NN (the probes recipe evals use:
 /// <see cref="ImageDataProbe"/>, <see cref="TextDataProbe"/>) are fitted on labelled rows of --data and scored on
-/// --eval-data, or on the rows of --data a seeded --holdout share sets aside. Rows are drawn in a seeded shuffled order,
-/// so the first N are not all of one class when a file is sorted by label.
+/// --eval-data, or on the rows of --data a seeded --holdout share sets aside. Rows are drawn in the seeded order
+/// (row groups shuffled, then rows within each): a file sorted by label in large row groups still gives one class
+/// first, and a probe whose rows hold a single class is refused with a message.
 /// </summary>
 public static class EvalProbe
 {

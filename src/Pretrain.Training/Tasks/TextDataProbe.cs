@@ -54,6 +54,8 @@ public sealed class TextDataProbe(string kind, int trainRows, int evalRows, Func
         }
         if (samples.Count < 2)
             throw new InvalidOperationException($"The probe needs at least two labelled {side} rows; found {samples.Count}. Give it more labelled rows (or objective.probe: none).");
+        if (samples.Select(s => s.Label).Distinct().Count() < 2)
+            throw new InvalidOperationException($"The probe's {samples.Count} {side} rows all have label {samples[0].Label}: the rows are read row group by row group, so a file sorted by label gives one class. Use a row-shuffled copy (e.g. tools/data/spam-shuffled.sh) or more rows.");
         return samples;
     }
 
