@@ -18,6 +18,7 @@ public static class EvalCommand
 {
     public static int Execute(ArgList args, TextWriter stdout)
     {
+        if (args.Option("--probe") is { } probe) return EvalProbe.Execute(args, probe, stdout);   // frozen-feature probes
         if (args.Positionals.Count != 1) throw new UsageException("pretrain eval needs exactly one CHECKPOINT (a run folder or step folder).");
         var data = args.Many("--data");
         if (data.Count == 0) throw new UsageException("pretrain eval needs --data GLOB (labelled Parquet files).");

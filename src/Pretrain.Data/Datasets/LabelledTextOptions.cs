@@ -9,8 +9,11 @@ public sealed record LabelledTextOptions
     /// <summary>String column holding the text of each row.</summary>
     public string TextColumn { get; init; } = "text";
 
-    /// <summary>int64 (or int32) class label column; every row needs a label in [0, <see cref="NumClasses"/>).</summary>
-    public string LabelColumn { get; init; } = "label";
+    /// <summary>
+    /// int64 (or int32) class label column; every row needs a label in [0, <see cref="NumClasses"/>). null: plain
+    /// text rows (no label read; <see cref="LabelledText.Label"/> is -1), e.g. for contrastive pretraining.
+    /// </summary>
+    public string? LabelColumn { get; init; } = "label";
 
     /// <summary>Labels must be below this (null: any label ≥ 0).</summary>
     public int? NumClasses { get; init; }

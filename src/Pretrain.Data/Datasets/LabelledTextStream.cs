@@ -26,7 +26,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
     private readonly LabelledTextOptions _options;
     private readonly ITextTokenizer _tokenizer;
     private readonly ParquetTextSource _text;
-    private readonly ParquetLabelColumn _labels;
+    private readonly ParquetLabelColumn? _labels;   // null: unlabelled rows (label -1), e.g. SimCSE sentences
     private readonly RankWalk _walk;
     private readonly Prefetcher<Item> _queue;
     private readonly DataCursor _start;
@@ -43,7 +43,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Cursor = _start;
         _bad = options.BadData ?? BadDataLog.Failing;
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
-        _labels = ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
+        _labels = options.LabelColumn is null ? null : ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide, options.LabelFraction);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
@@ -84,7 +84,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         _disposed = true;
         _queue.Dispose();
         _text.Dispose();
-        _labels.Dispose();
+        _labels?.Dispose();
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -102,7 +102,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
                 var unit = group.Unit;
                 // A skipped row group (or row, below) yields nothing but keeps its positions: the next sample's cursor passes them.
                 if (await _text.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is not { } texts
-                    || await ReadLabelsAsync(unit, ct).ConfigureAwait(false) is not { } labels)
+                    || await ReadLabelsAsync(unit, texts.Length, ct).ConfigureAwait(false) is not { } labels)
                 {
                     continue;
                 }
@@ -137,8 +137,13 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
     }
 
     /// <summary>The labels of a row group; null when it is unreadable and bad data is skipped.</summary>
-    private async Task<long?[]?> ReadLabelsAsync(RowGroupRef unit, CancellationToken ct)
+    private async Task<long?[]?> ReadLabelsAsync(RowGroupRef unit, int rows, CancellationToken ct)
     {
+        if (_labels is null)
+        {
+            return Enumerable.Repeat<long?>(-1, rows).ToArray();
+        }
+
         try
         {
             return await _labels.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
@@ -155,6 +160,12 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
     {
         var o = _options;
         string where = $"{o.Files[unit.File]}: row group {unit.RowGroup}, row {row}";
+        if (o.LabelColumn is null)
+        {
+            // Unlabelled sentences: an empty row is an empty sentence (as an empty document in packed text), not bad data.
+            return new LabelledText(Truncate(_tokenizer.Encode(text ?? "")), -1, unit.File, unit.RowGroup, row);
+        }
+
         string? problem = null;
         string? fix = null;
         if (label is not { } l)
@@ -185,13 +196,17 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
             throw new DataException($"{where}, {problem}. {fix}, or set data.on_bad_data: skip to skip and count bad rows.");
         }
 
-        var ids = _tokenizer.Encode(text!);
-        if (ids.Length > o.MaxTokens)
+        return new LabelledText(Truncate(_tokenizer.Encode(text!)), label!.Value, unit.File, unit.RowGroup, row);
+    }
+
+    private int[] Truncate(int[] ids)
+    {
+        if (ids.Length > _options.MaxTokens)
         {
-            Array.Resize(ref ids, o.MaxTokens);
+            Array.Resize(ref ids, _options.MaxTokens);
         }
 
-        return new LabelledText(ids, label!.Value, unit.File, unit.RowGroup, row);
+        return ids;
     }
 
     private static DataCursor StartCursor(LabelledTextOptions o, DataCursor? resume)

@@ -38,4 +38,7 @@ public sealed record SftOptions
 
     /// <summary>Recipe section named in error messages.</summary>
     public string ConfigKey { get; init; } = "data.train";
+
+    /// <summary>Longest wait for the producer's next sample (data.timeout_s); null: the Prefetcher default.</summary>
+    public TimeSpan? Timeout { get; init; }
 }

@@ -56,7 +56,7 @@ public sealed class SftStream : IDisposable
 
         _walk = new RankWalk(_prompts.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
             options.HoldoutFraction, options.HoldoutSide);
-        _queue = new Prefetcher<Item>(options.Prefetch);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
 

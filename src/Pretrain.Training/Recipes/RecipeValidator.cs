@@ -123,6 +123,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         };
         if (!fits.Contains(m.Arch))
             Add("objective.kind", $"'{o.Kind}' trains model.arch {string.Join(" or ", fits)}, but model.arch is '{m.Arch}'");
+        if (o.Kind == "simcse" && m.Dropout <= 0)
+            Add("model.dropout", $"is SimCSE's only augmentation (the two passes differ by dropout alone); set it above 0 (the paper: 0.1), got {Shown("model.dropout", m.Dropout)}");
         InRange("objective.mask_probability", o.MaskProbability, "(0, 1)", x => x is > 0 and < 1);
         InRange("objective.mask_ratio", o.MaskRatio, "(0, 1)", x => x is > 0 and < 1);
         AtLeast("objective.decoder_dim", o.DecoderDim, 1);

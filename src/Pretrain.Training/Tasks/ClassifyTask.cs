@@ -79,7 +79,8 @@ public sealed class ClassifyTask : ITrainingTask
             MaxTokens = maxTokens,
             Seed = recipe.Train.Seed,
             Prefetch = Math.Max(recipe.Data.Prefetch, recipe.Train.MicroBatchSize * recipe.Train.GradAccumSteps),
-            ConfigKey = key,
+            ConfigKey = key,            BadData = ctx.BadData,
+            Timeout = ctx.DataTimeout,
         };
         var train = Options(files.Train, recipe.Data.Train, "data.train") with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
         LabelledTextOptions? eval = recipe.Data.Eval is null ? null

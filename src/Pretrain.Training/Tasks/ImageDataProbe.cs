@@ -59,6 +59,8 @@ public sealed class ImageDataProbe(string kind, int trainRows, int evalRows, Fun
         }
         if (samples.Count < 2)
             throw new InvalidOperationException($"objective.probe needs labelled images in {key}; found {samples.Count}. Set the split's label_column, or objective.probe: none.");
+        if (samples.Select(s => s.Label).Distinct().Count() < 2)
+            throw new InvalidOperationException($"The probe's {samples.Count} rows of {key} all have label {samples[0].Label}: rows are read row group by row group, so a file sorted by label gives one class. Shuffle the rows across row groups, or use more rows.");
         var s0 = samples[0];
         int size = s0.Pixels.Length;
         var pixels = new float[samples.Count * size];

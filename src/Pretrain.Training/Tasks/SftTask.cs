@@ -59,7 +59,7 @@ public sealed class SftTask : ITrainingTask
             MaxTokens = seqLen + 1,   // the model reads all ids but the last
             Seed = recipe.Train.Seed,
             Prefetch = Math.Max(recipe.Data.Prefetch, recipe.Train.MicroBatchSize * recipe.Train.GradAccumSteps),
-            ConfigKey = key,
+            ConfigKey = key,            Timeout = ctx.DataTimeout,
         };
         var train = Options(files.Train, recipe.Data.Train, "data.train") with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
         SftOptions? eval = recipe.Data.Eval is null ? null

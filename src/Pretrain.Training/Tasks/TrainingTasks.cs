@@ -12,6 +12,7 @@ public static class TrainingTasks
         "mae" => MaskedAutoencoderTask.Build(ctx),
         "simclr" => SimClrTask.Build(ctx),
         "classify" when ctx.Recipe.Model.Arch == "vit" => ImageClassifyTask.Build(ctx),
+        "simcse" => SimCseTask.Build(ctx),
         "classify" => ClassifyTask.Build(ctx),
         "sft" => SftTask.Build(ctx),
         var kind => throw new RecipeException($"objective.kind '{kind}' is not available in this version yet."),
