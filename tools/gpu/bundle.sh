@@ -14,8 +14,11 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$out"
 dotnet publish "$root/src/Pretrain.Cli" -c Release -r linux-x64 --self-contained -p:TorchBackend=external \
   -o "$stage/pretrain" -nologo -v quiet
-excludes=(--exclude='*.pdb')
+# Never used by `pretrain run`: debugger/diagnostics support of the runtime (DAC, DBI, createdump, LTTng tracing)
+# and the standalone GC variants.
+excludes=(--exclude='*.pdb' --exclude=libmscordaccore.so --exclude=libmscordbi.so --exclude=createdump
+  --exclude=libcoreclrtraceptprovider.so --exclude=libclrgc.so --exclude=libclrgcexp.so)
 if [ "${FULL:-0}" != 1 ]; then excludes+=(--exclude=libonnxruntime.so --exclude=ParquetSharpNative.so); fi
-tar -C "$stage" "${excludes[@]}" -cf - pretrain | xz -T0 -6 > "$out/pretrain-linux-x64.tar.xz.tmp"
+tar -C "$stage" "${excludes[@]}" -cf - pretrain | xz -T0 -9e > "$out/pretrain-linux-x64.tar.xz.tmp"
 mv "$out/pretrain-linux-x64.tar.xz.tmp" "$out/pretrain-linux-x64.tar.xz"
 ls -l "$out/pretrain-linux-x64.tar.xz"

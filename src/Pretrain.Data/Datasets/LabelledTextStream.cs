@@ -242,7 +242,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
         Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
-        Check(!string.IsNullOrEmpty(o.LabelColumn), $"{k}.label_column is empty.");
+        Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty."); // null: unlabelled rows
     }
 
     private static void Check(bool ok, string message)
