@@ -16,7 +16,7 @@ public static class Cli
         pretrain — self-supervised pretraining and transfer learning of transformers on TorchSharp
 
         usage:
-          pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--verbose]
+          pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--no-export] [--verbose]
           pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain export CHECKPOINT --out DIR [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
@@ -42,7 +42,7 @@ public static class Cli
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
-    private static readonly string[] Flags = ["--with-past", "--no-validate"];
+    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {

@@ -48,4 +48,16 @@ public sealed class RecipeExportStepTests
         Assert.True(validation["passed"]!.GetValue<bool>());
         Assert.Contains("ONNX Runtime", r.Out);
     }
+
+    [Fact]
+    public void No_export_skips_the_recipes_export_step()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Path.Combine(CliRunner.RepoRoot, "recipes", "smoke", "gpt-tiny-clm.yaml"),
+            "--run-dir", dir["run"], "--set", "export.with_past=true", "--no-export");
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.True(File.Exists(Path.Combine(dir["run"], "checkpoints", "latest")));
+        Assert.False(Directory.Exists(Path.Combine(dir["run"], "onnx")));
+        Assert.DoesNotContain("ONNX Runtime", r.Out);
+    }
 }

@@ -17,6 +17,7 @@ public static class RunCommand
             Resume = args.Option("--resume"),
             RunDir = args.Option("--run-dir"),
         };
+        bool noExport = args.Flag("--no-export");   // skip the recipe's export step (e.g. no ONNX Runtime where it trains)
         args.RejectUnknown();
         if (!File.Exists(options.RecipePath))
             throw new FileNotFoundException($"Recipe file {options.RecipePath} does not exist. Recipes live under recipes/, e.g. recipes/quickstart.yaml.");
@@ -37,7 +38,7 @@ public static class RunCommand
             ? ProgressObserver.Run(observer => RecipeRunner.Run(options, observer, cancel.Token))
             : RecipeRunner.Run(options, new ConsoleObserver(stdout), cancel.Token);
         stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
-        if (result.Recipe?.Export is { } export && result.LastCheckpoint is { } step && !cancel.IsCancellationRequested)
+        if (!noExport && result.Recipe?.Export is { } export && result.LastCheckpoint is { } step && !cancel.IsCancellationRequested)
         {
             // The recipe's export step: the same export and ONNX Runtime check as `pretrain export`.
             var outDir = export.Out ?? Path.Combine(result.RunDir, "onnx");
