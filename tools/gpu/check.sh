@@ -11,7 +11,10 @@
 #   finetune the Fashion-MNIST classification recipes (recipes/finetune/vit-*-classify.yaml) side by side, as
 #            written (same step count); their init runs (runs/vit-fmnist-*) must be carried along
 #   text     recipes/pretrain/bert-small-mlm.yaml for TEXT_BUDGET_S seconds' worth of steps (calibrated as above),
-#            then text-small-simcse.yaml (init from it) for half that
+#            (at most the recipe's 5000), text-small-simcse.yaml as written (SIMCSE_GUARD_S wall guard), and linear/k-NN
+#            probes on SpamAssassin of the random-init, MLM and SimCSE encoders (`pretrain eval --probe`)
+#   sft      recipes/pretrain/gpt-small-clm.yaml briefly on Moby Dick + SOTU (SFT_BASE_S seconds' worth of steps),
+#            then recipes/finetune/gpt-lora-sft.yaml from it (SFT_GUARD_S wall guard)
 # Prints a table last (also $OUT/table.md); logs, metrics and checkpoints are in $OUT/results.tgz.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -59,17 +62,22 @@ print(f"{statistics.median(rates):.3f}" if rates else "0")
 PY
 }
 
-run_recipe() { # phase name recipe [--set ...]
+run_recipe() { # phase name recipe [--set ...]; GUARD_S=N stops the run by SIGTERM after N s (step finished, checkpoint)
   local phase="$1" name="$2" recipe="$3"; shift 3
-  local t0=$SECONDS
+  local t0=$SECONDS guard=()
+  [ -n "${GUARD_S:-}" ] && guard=(timeout --preserve-status -s TERM "$GUARD_S")
   rm -rf "runs/$name"
-  if "$P" run "$recipe" --set train.device=$device "$@" > "$out/logs/$name.log" 2>&1; then
-    row "$phase" "$name" ok $((SECONDS - t0)) "$(evals "runs/$name/metrics.jsonl")"
+  if "${guard[@]}" "$P" run "$recipe" --run-dir "runs/$name" --no-export --set train.device=$device "$@" > "$out/logs/$name.log" 2>&1; then
+    local status=ok
+    grep -q "SIGTERM" "$out/logs/$name.log" && status="STOPPED at ${GUARD_S}s ($(grep -m1 '^done:' "$out/logs/$name.log" | cut -d';' -f1))"
+    row "$phase" "$name" "$status" $((SECONDS - t0)) "$(evals "runs/$name/metrics.jsonl")"
     mkdir -p "$out/runs/$name"
     cp "runs/$name"/{metrics.jsonl,summary.json,recipe.yaml} "$out/runs/$name/" 2>/dev/null
     return 0
   else
     row "$phase" "$name" FAIL $((SECONDS - t0)) "$(grep -m1 -i 'error' "$out/logs/$name.log" | cut -c1-200)"
+    mkdir -p "$out/runs/$name"
+    cp "runs/$name"/{metrics.jsonl,summary.json,recipe.yaml} "$out/runs/$name/" 2>/dev/null
     return 1
   fi
 }
@@ -113,10 +121,10 @@ phase_smoke() {
 
 calibrated_steps() { # name recipe budget_s batch-overrides... → prints steps
   local name="$1" recipe="$2" budget="$3"; shift 3
-  "$P" run "$recipe" --run-dir "runs/$name-calib" --set train.device=$device --set train.max_steps=25 --set train.log_every=5 \
+  "$P" run "$recipe" --run-dir "runs/$name-calib" --no-export --set train.device=$device --set train.max_steps=25 --set train.log_every=5 \
     --set train.eval_every=1000 --set train.checkpoint_every=1000 "$@" > "$out/logs/$name-calib.log" 2>&1 || { echo 0; return; }
   local sps; sps="$(steps_per_s "runs/$name-calib/metrics.jsonl")"
-  "$py" -c "print(max(25, int($budget * $sps)))"
+  "$py" -c "print(min(${CAP:-10**9}, max(25, int($budget * $sps))))"
 }
 
 phase_vision() {
@@ -150,17 +158,45 @@ phase_finetune() { # Fashion-MNIST classifiers side by side; the recipes fix the
   local r n
   for r in recipes/finetune/vit-*-classify.yaml; do
     n="$(basename "$r" .yaml)"
-    (run_recipe finetune "$n" "$r" --set train.threads=5 && keep_checkpoint "$n") &
+    (GUARD_S="${FINETUNE_GUARD_S:-150}" run_recipe finetune "$n" "$r" --set train.threads=5) &
   done
   wait
 }
 
-phase_text() { # MLM on Moby Dick + SOTU for TEXT_BUDGET_S, then SimCSE from it
-  local budget="${TEXT_BUDGET_S:-120}"
-  budget_run text bert-small-mlm recipes/pretrain/bert-small-mlm.yaml "$budget" --set train.threads=8 && keep_checkpoint bert-small-mlm
-  [ -f recipes/pretrain/text-small-simcse.yaml ] && [ -d runs/bert-small-mlm/checkpoints ] &&
-    budget_run text text-small-simcse recipes/pretrain/text-small-simcse.yaml "$((budget / 2))" --set train.threads=8
+probe() { # phase name checkpoint: linear + k-NN probe of frozen features on SpamAssassin (shuffled copy, 10% held out)
+  local phase="$1" name="$2" ckpt="$3" t0=$SECONDS
+  if "$P" eval "$ckpt" --data '.cache/data/spam-assassin-shuffled/*.parquet' --holdout 0.1 --probe both --pooling mean \
+      --seq-len 128 --device "$device" --out "$out/probe-$name.json" > "$out/logs/probe-$name.log" 2>&1; then
+    row "$phase" "probe $name" ok $((SECONDS - t0)) "$(tr '\n' ' ' < "$out/probe-$name.json" | tr -s ' ' | cut -c1-300)"
+  else
+    row "$phase" "probe $name" FAIL $((SECONDS - t0)) "$(grep -m1 -i error "$out/logs/probe-$name.log" | cut -c1-200)"
+  fi
 }
+
+phase_text() { # MLM on Moby Dick + SOTU for TEXT_BUDGET_S (calibrated, capped at the recipe's 5000 steps), SimCSE from
+  # it as written (guarded), and probes of the random-init, MLM and SimCSE encoders on SpamAssassin
+  local budget="${TEXT_BUDGET_S:-120}"
+  CAP=5000 budget_run text bert-small-mlm recipes/pretrain/bert-small-mlm.yaml "$budget" --set train.threads=8
+  # "random": one step at the first warm-up learning rate (5e-4 / 300) — the encoder as initialised, as a checkpoint
+  run_recipe text bert-small-random recipes/pretrain/bert-small-mlm.yaml --set train.max_steps=1 \
+    --set train.eval_every=1 --set train.checkpoint_every=1 --set train.threads=8
+  [ -d runs/bert-small-mlm/checkpoints ] &&
+    GUARD_S="${SIMCSE_GUARD_S:-60}" run_recipe text text-small-simcse recipes/pretrain/text-small-simcse.yaml --set train.threads=8
+  local n; for n in bert-small-random bert-small-mlm text-small-simcse; do
+    [ -d "runs/$n/checkpoints" ] && probe text "$n" "runs/$n"
+  done
+}
+
+phase_sft() { # our GPT-2-small shape briefly pretrained on Moby Dick + SOTU (calibrated to SFT_BASE_S), then the LoRA SFT
+  # recipe as written from it (guarded)
+  CAP=19073 budget_run sft gpt-small-clm recipes/pretrain/gpt-small-clm.yaml "${SFT_BASE_S:-80}" \
+    --set 'data.train.files=[.cache/data/moby-dick/*.parquet, .cache/data/sotu/*.parquet]' --set train.grad_accum_steps=1 \
+    --set train.micro_batch_size=16 --set schedule.warmup_steps=50 --set train.threads=8 --set train.keep_best=0
+  [ -d runs/gpt-small-clm/checkpoints ] &&
+    GUARD_S="${SFT_GUARD_S:-70}" run_recipe sft gpt-lora-sft recipes/finetune/gpt-lora-sft.yaml --set train.threads=8
+}
+
+hand_back() { cp "$table" "$final/table.md"; tar -czf "$final/results.tgz" -C "$out" .; }
 
 for phase in "$@"; do
   case "$phase" in
@@ -169,9 +205,9 @@ for phase in "$@"; do
     vision) phase_vision ;;
     finetune) phase_finetune ;;
     text) phase_text ;;
-    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text)" >&2; exit 2 ;;
+    sft) phase_sft ;;
+    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text, sft)" >&2; exit 2 ;;
   esac
+  hand_back
 done
-cp "$table" "$final/table.md"
-tar -czf "$final/results.tgz" -C "$out" .
 cat "$table"
