@@ -43,7 +43,7 @@ evals() {
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ev = [r for r in rows if any(k.startswith("eval_") for k in r)]
-def fmt(r): return " ".join(f"{k[5:]}={v:.4g}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float)) and k not in ("eval_tokens",))
+def fmt(r): return " ".join(f"{k[5:]}={v:.4g}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float)) and k not in ("eval_tokens",) and not k.startswith("eval_confusion"))
 out = []
 if ev: out.append(f"step {ev[0]['step']}: " + fmt(ev[0]))
 if len(ev) > 1: out.append(f"step {ev[-1]['step']}: " + fmt(ev[-1]))
@@ -167,7 +167,7 @@ probe() { # phase name checkpoint: linear + k-NN probe of frozen features on Spa
   local phase="$1" name="$2" ckpt="$3" t0=$SECONDS
   if "$P" eval "$ckpt" --data '.cache/data/spam-assassin-shuffled/*.parquet' --holdout 0.1 --probe both --pooling mean \
       --seq-len 128 --device "$device" --out "$out/probe-$name.json" > "$out/logs/probe-$name.log" 2>&1; then
-    row "$phase" "probe $name" ok $((SECONDS - t0)) "$(tr '\n' ' ' < "$out/probe-$name.json" | tr -s ' ' | cut -c1-300)"
+    row "$phase" "probe $name" ok $((SECONDS - t0)) "$("$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print(' '.join(f'{k}={v:.4f}' for k, v in d.items() if k.endswith('accuracy')), d['features'])" "$out/probe-$name.json")"
   else
     row "$phase" "probe $name" FAIL $((SECONDS - t0)) "$(grep -m1 -i error "$out/logs/probe-$name.log" | cut -c1-200)"
   fi
