@@ -191,7 +191,8 @@ phase_sft() { # our GPT-2-small shape briefly pretrained on Moby Dick + SOTU (ca
   # recipe as written from it (guarded)
   CAP=19073 budget_run sft gpt-small-clm recipes/pretrain/gpt-small-clm.yaml "${SFT_BASE_S:-80}" \
     --set 'data.train.files=[.cache/data/moby-dick/*.parquet, .cache/data/sotu/*.parquet]' --set train.grad_accum_steps=1 \
-    --set train.micro_batch_size=16 --set schedule.warmup_steps=50 --set train.threads=8 --set train.keep_best=0
+    --set train.micro_batch_size=16 --set schedule.warmup_steps=50 --set train.threads=8 --set train.keep_best=0 \
+    --set data.eval.fraction=0.05 --set data.eval.max_batches=10
   [ -d runs/gpt-small-clm/checkpoints ] &&
     GUARD_S="${SFT_GUARD_S:-70}" run_recipe sft gpt-lora-sft recipes/finetune/gpt-lora-sft.yaml --set train.threads=8
 }
