@@ -25,6 +25,10 @@ public sealed class EvalProbeTests
         Assert.InRange(json["linear_accuracy"]!.GetValue<double>(), 0, 1);
         Assert.InRange(json["linear_pixels_accuracy"]!.GetValue<double>(), 0, 1);
         Assert.Contains("recipe.yaml", json["features"]!.GetValue<string>());   // the run's own eval transform
+        int trainUsed = json["train_rows_used"]!.GetValue<int>(), evalUsed = json["eval_rows_used"]!.GetValue<int>();
+        Assert.InRange(trainUsed, 2, 96);
+        Assert.InRange(evalUsed, 1, 48);
+        Assert.Contains($"fitted on {trainUsed} rows, scored on {evalUsed}", p.Out);
 
         var k = CliRunner.Run("eval", dir["vit"], "--data", images, "--eval-data", images, "--probe", "knn", "--probe-train-rows", "64", "--probe-eval-rows", "32");
         Assert.True(k.Code == 0, k.Err + k.Out);

@@ -63,6 +63,7 @@ public static class EvalProbe
 
         string modelType = config["model_type"]?.GetValue<string>() ?? "";
         Dictionary<string, double> metrics;
+        (int Train, int Eval) used;
         string what;
         if (modelType is "vit" or "pretrain-vit" or "pretrain-mae")
         {
@@ -90,6 +91,7 @@ public static class EvalProbe
             var eval = evalFiles is null ? Options(trainFiles, "--data", true) : Options(evalFiles, "--eval-data", false);
             var probe = new ImageDataProbe(kind, trainRows, evalRows, () => new ImageStream(train), () => new ImageStream(eval), device, seed);
             metrics = probe.Run(x => vit.Pool(vit.call(x)));
+            used = probe.RowsUsed;
             what = $"vit {vitConfig.EmbedDim}d × {vitConfig.NumLayers}, {vitConfig.GlobalPool} pooling; {what}";
         }
         else
@@ -128,6 +130,7 @@ public static class EvalProbe
                 var hidden = encoder.call(ids, mask, null);                                   // (B, T, C)
                 return pool == "cls" ? hidden[.., 0] : EncoderLm.MeanPool(hidden, mask);
             });
+            used = probe.RowsUsed;
             what = $"bert {encoderConfig.EmbedDim}d × {encoderConfig.NumLayers}, {pooling} pooling, {maxTokens + 2} tokens";
         }
 
@@ -142,11 +145,13 @@ public static class EvalProbe
             ["probe"] = kind,
             ["probe_train_rows"] = trainRows,
             ["probe_eval_rows"] = evalRows,
+            ["train_rows_used"] = used.Train,   // fewer than asked when the split has fewer labelled rows
+            ["eval_rows_used"] = used.Eval,
             ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
         };
         foreach (var (k, v) in metrics)
             result[k["eval_probe_".Length..] + "_accuracy"] = v;   // linear_accuracy, knn_accuracy, linear_pixels_accuracy
-        stdout.WriteLine($"probe {dir}: {what}");
+        stdout.WriteLine($"probe {dir}: {what}; fitted on {used.Train} rows, scored on {used.Eval}");
         foreach (var (k, v) in metrics)
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k["eval_probe_".Length..].Replace('_', ' ')} accuracy {v:F4}"));
         if (outPath is not null)

@@ -17,6 +17,9 @@ public sealed class ImageDataProbe(string kind, int trainRows, int evalRows, Fun
     private (float[] Pixels, long[] Labels, long[] Shape)? _train, _eval;
     private double? _pixelsLinear;
 
+    /// <summary>Rows actually read for fitting and for scoring (fewer than asked when the data has fewer); 0 before <see cref="Run"/>.</summary>
+    public (int Train, int Eval) RowsUsed => (_train?.Labels.Length ?? 0, _eval?.Labels.Length ?? 0);
+
     /// <summary>Whether a probe runs at all (objective.probe is not none).</summary>
     public bool Enabled => kind != "none";
 

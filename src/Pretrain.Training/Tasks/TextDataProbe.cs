@@ -19,6 +19,9 @@ public sealed class TextDataProbe(string kind, int trainRows, int evalRows, Func
         : throw new InvalidOperationException("A text probe needs a tokenizer with [CLS], [SEP] and [PAD] tokens.");
     private List<LabelledText>? _train, _eval;
 
+    /// <summary>Rows actually read for fitting and for scoring (fewer than asked when the data has fewer); 0 before <see cref="Run"/>.</summary>
+    public (int Train, int Eval) RowsUsed => (_train?.Count ?? 0, _eval?.Count ?? 0);
+
     /// <summary>
     /// Probe accuracies of <paramref name="features"/> (ids (B, T), mask (B, T) → (B, d); the caller has put the
     /// model in eval mode). Opens its own dispose scopes.
