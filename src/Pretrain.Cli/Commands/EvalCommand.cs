@@ -74,6 +74,13 @@ public static class EvalCommand
         model.Dispose();
         if (metrics.Count == 0) throw new UsageException("--data matched no rows (or --holdout left none).");
 
+        return WriteReport(dir, files, holdout, seed, metrics, lossSum, outPath, started, "rows", stdout);
+    }
+
+    /// <summary>Writes the eval report (JSON at <paramref name="outPath"/>, default ./eval.json) and prints its summary and confusion counts.</summary>
+    internal static int WriteReport(string dir, IReadOnlyList<string> files, double holdout, int seed, ClassificationMetrics metrics,
+        double lossSum, string? outPath, DateTime started, string what, TextWriter stdout)
+    {
         var k = metrics.NumClasses;
         var confusion = new JsonArray([.. Enumerable.Range(0, k).Select(i => (JsonNode)new JsonArray([.. Enumerable.Range(0, k).Select(j => (JsonNode)metrics.Confusion[i, j])]))]);
         var result = new JsonObject
@@ -93,7 +100,7 @@ public static class EvalCommand
         outPath ??= Path.Combine(Directory.GetCurrentDirectory(), "eval.json");
         File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"eval {dir}: {metrics.Count} rows  accuracy {metrics.Accuracy:P2}  macro-F1 {metrics.MacroF1:F4}  loss {lossSum / metrics.Count:F4}"));
+            $"eval {dir}: {metrics.Count} {what}  accuracy {metrics.Accuracy:P2}  macro-F1 {metrics.MacroF1:F4}  loss {lossSum / metrics.Count:F4}"));
         for (int i = 0; i < k; i++)
             stdout.WriteLine($"  true {i}: " + string.Join(" ", Enumerable.Range(0, k).Select(j => $"{metrics.Confusion[i, j],7}")));
         stdout.WriteLine($"wrote {outPath}");

@@ -61,30 +61,7 @@ internal static class ImageClassifierCommands
         model.Dispose();
         if (metrics.Count == 0) throw new UsageException("--data matched no images (or --holdout left none).");
 
-        var k = metrics.NumClasses;
-        var confusion = new JsonArray([.. Enumerable.Range(0, k).Select(i => (JsonNode)new JsonArray([.. Enumerable.Range(0, k).Select(j => (JsonNode)metrics.Confusion[i, j])]))]);
-        var result = new JsonObject
-        {
-            ["checkpoint"] = Path.GetFullPath(dir),
-            ["data"] = new JsonArray([.. files.Select(f => (JsonNode)f)]),
-            ["holdout"] = holdout,
-            ["seed"] = seed,
-            ["rows"] = metrics.Count,
-            ["loss"] = lossSum / metrics.Count,
-            ["accuracy"] = metrics.Accuracy,
-            ["macro_f1"] = metrics.MacroF1,
-            ["confusion"] = confusion,
-            ["confusion_axes"] = "rows: true label, columns: predicted label",
-            ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
-        };
-        outPath ??= Path.Combine(Directory.GetCurrentDirectory(), "eval.json");
-        File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"eval {dir}: {metrics.Count} images  accuracy {metrics.Accuracy:P2}  macro-F1 {metrics.MacroF1:F4}  loss {lossSum / metrics.Count:F4}"));
-        for (int i = 0; i < k; i++)
-            stdout.WriteLine($"  true {i}: " + string.Join(" ", Enumerable.Range(0, k).Select(j => $"{metrics.Confusion[i, j],7}")));
-        stdout.WriteLine($"wrote {outPath}");
-        return 0;
+        return EvalCommand.WriteReport(dir, files, holdout, seed, metrics, lossSum, outPath, started, "images", stdout);
     }
 
     /// <summary>Predictions for every image of the files, in file order (no label needed): (row, predicted, probabilities).</summary>

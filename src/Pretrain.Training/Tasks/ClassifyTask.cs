@@ -160,50 +160,12 @@ public sealed class ClassifyTask : ITrainingTask
     /// <summary>Mean loss, accuracy, macro-F1 and confusion counts over the eval split.</summary>
     public Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches)
     {
-        var metrics = new ClassificationMetrics(_model.Head.NumClasses);
-        double lossSum = 0;
-        using (var stream = _openEval!())
+        using var stream = _openEval!();
+        return ClassifierEval.Run(stream, microBatchSize, maxBatches, _model, _model.Head.NumClasses, rows =>
         {
-            int batches = 0;
-            var rows = new List<LabelledText>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
-            {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var row, out _)))
-                    rows.Add(row);
-                if (rows.Count == 0) break;
-                lossSum += Score(rows, metrics);
-                batches++;
-            }
-        }
-        if (metrics.Count == 0)
-            throw new InvalidOperationException("The eval split produced no rows. Give data.eval more rows or a larger fraction.");
-        var result = metrics.ToDictionary("eval_");
-        result["eval_loss"] = lossSum / metrics.Count;
-        return result;
-    }
-
-    /// <summary>Adds a batch's predictions to <paramref name="metrics"/>; returns its summed loss.</summary>
-    private double Score(List<LabelledText> rows, ClassificationMetrics metrics)
-    {
-        bool was = _model.training;
-        _model.eval();
-        try
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
             var (ids, mask, labels) = ClassifyBatch.Collate(rows, _cls, _sep, _pad, _device);
-            var logits = _model.call(ids, mask);
-            double loss = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-            var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
-            for (int i = 0; i < rows.Count; i++) metrics.Add(rows[i].Label, predicted[i]);
-            return loss;
-        }
-        finally
-        {
-            _model.train(was);
-        }
+            return (_model.call(ids, mask), labels);
+        }, r => r.Label, "rows");
     }
 
     public void SaveModel(string directory) =>

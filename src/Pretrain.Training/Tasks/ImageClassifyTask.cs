@@ -141,49 +141,9 @@ public sealed class ImageClassifyTask : ITrainingTask
     /// <summary>Mean loss, accuracy, macro-F1 and confusion counts over the eval split.</summary>
     public Dictionary<string, double> Evaluate(int microBatchSize, int maxBatches)
     {
-        var metrics = new ClassificationMetrics(_model.Head.NumClasses);
-        double lossSum = 0;
-        using (var stream = _openEval!())
-        {
-            int batches = 0;
-            var rows = new List<ImageSample>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
-            {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var row, out _)))
-                    rows.Add(row);
-                if (rows.Count == 0) break;
-                lossSum += Score(rows, metrics);
-                batches++;
-            }
-        }
-        if (metrics.Count == 0)
-            throw new InvalidOperationException("The eval split produced no images. Give data.eval more rows or a larger fraction.");
-        var result = metrics.ToDictionary("eval_");
-        result["eval_loss"] = lossSum / metrics.Count;
-        return result;
-    }
-
-    /// <summary>Adds a batch's predictions to <paramref name="metrics"/>; returns its summed loss.</summary>
-    private double Score(List<ImageSample> rows, ClassificationMetrics metrics)
-    {
-        bool was = _model.training;
-        _model.eval();
-        try
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var logits = _model.call(ImageData.Collate(rows, _device));
-            double loss = nn.functional.cross_entropy(logits, Labels(rows, "data.eval"), reduction: nn.Reduction.Sum).item<float>();
-            var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
-            for (int i = 0; i < rows.Count; i++) metrics.Add(rows[i].Label, predicted[i]);
-            return loss;
-        }
-        finally
-        {
-            _model.train(was);
-        }
+        using var stream = _openEval!();
+        return ClassifierEval.Run(stream, microBatchSize, maxBatches, _model, _model.Head.NumClasses,
+            rows => (_model.call(ImageData.Collate(rows, _device)), Labels(rows, "data.eval")), r => r.Label, "images");
     }
 
     private Tensor Labels(List<ImageSample> rows, string key)
