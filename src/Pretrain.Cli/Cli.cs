@@ -17,7 +17,7 @@ public static class Cli
 
         usage:
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--no-export] [--verbose]
-          pretrain data synth text --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
+          pretrain data synth text|sft --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain export CHECKPOINT --out DIR [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
                           [--external-data-threshold BYTES]
@@ -33,6 +33,9 @@ public static class Cli
                           (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
           pretrain eval CHECKPOINT --data GLOB [--text-column text] [--label-column label] [--batch N]
                           [--holdout FRACTION --seed S] [--out FILE.json]   (sequence-classification checkpoints)
+          pretrain eval CHECKPOINT --data GLOB --probe linear|knn|both [--eval-data GLOB | --holdout F] [--label-column label]
+                          [--probe-train-rows N] [--probe-eval-rows N] [--pooling cls|mean] [--seq-len N] [--device D] [--out FILE]
+                          (frozen features of a ViT or BERT-style encoder checkpoint)
           pretrain predict CHECKPOINT --data GLOB --out FILE.parquet|FILE.jsonl [--text-column text] [--batch N]
                           (eval and predict on a ViT image classifier read [--image-column image] instead of text)
           pretrain info
