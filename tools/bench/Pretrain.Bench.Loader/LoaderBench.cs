@@ -58,16 +58,23 @@ public static class LoaderBench
         }
 
         string small = Path.Combine(root, "small");
-        var files = SyntheticText.Write(small, opts.Rows, opts.Shards, opts.RowsPerGroup, seed: 1);
+        // (a)–(c) run on real text when --text-files names Parquet files with a `text` column, else on synthetic shards.
+        var files = opts.TextFiles is { } glob
+            ? FileResolver.Resolve([glob], "--text-files")
+            : SyntheticText.Write(small, opts.Rows, opts.Shards, opts.RowsPerGroup, seed: 1);
         long bytes = files.Sum(f => new FileInfo(f).Length);
+        var texts = ReadTexts(files);
+        int rows = texts.Count;
         o.WriteLine($"# Loader benchmark");
         o.WriteLine();
-        o.WriteLine($"{opts.Rows:N0} rows, {opts.Shards} file(s), {opts.RowsPerGroup:N0} rows/row group " +
-            $"({opts.Rows / opts.RowsPerGroup} row groups), {bytes / 1024.0 / 1024:0.0} MiB Parquet; block {opts.Block}, " +
-            $"{opts.Repeats} interleaved repeats, median; {Environment.ProcessorCount} cores; written in {sw.Elapsed.TotalSeconds:0.0} s");
+        o.WriteLine(opts.TextFiles is null
+            ? $"{opts.Rows:N0} synthetic rows, {opts.Shards} file(s), {opts.RowsPerGroup:N0} rows/row group " +
+              $"({opts.Rows / opts.RowsPerGroup} row groups), {bytes / 1024.0 / 1024:0.0} MiB Parquet; block {opts.Block}, " +
+              $"{opts.Repeats} interleaved repeats, median; {Environment.ProcessorCount} cores; written in {sw.Elapsed.TotalSeconds:0.0} s"
+            : $"{rows:N0} rows of real text from {files.Count} file(s) ({opts.TextFiles}), {bytes / 1024.0 / 1024:0.0} MiB Parquet; " +
+              $"block {opts.Block}, {opts.Repeats} interleaved repeats, median; {Environment.ProcessorCount} cores");
         o.WriteLine();
 
-        var texts = ReadTexts(files);
         long chars = texts.Sum(t => (long)t.Length);
         var gpt2 = TokenizerFactory.Create("tiktoken", "gpt2", "<|endoftext|>");
         var bytesTok = TokenizerFactory.Create("byte", null, "<|endoftext|>");
@@ -88,9 +95,9 @@ public static class LoaderBench
 
         o.WriteLine("| measurement | median s | tokens | M tokens/s | rows/s | MB text/s |");
         o.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
-        Row(o, "(a) GPT-2 tokenizer alone, 1 thread, texts in memory", a, opts.Rows, chars);
-        Row(o, "(b) Parquet → GPT-2 → packed blocks (PackedTextStream)", b, opts.Rows, chars);
-        Row(o, "(c) Parquet → byte tokenizer → packed blocks", c, opts.Rows, chars);
+        Row(o, "(a) GPT-2 tokenizer alone, 1 thread, texts in memory", a, rows, chars);
+        Row(o, "(b) Parquet → GPT-2 → packed blocks (PackedTextStream)", b, rows, chars);
+        Row(o, "(c) Parquet → byte tokenizer → packed blocks", c, rows, chars);
         double ratio = Median(b) / Median(a);
         o.WriteLine();
         o.WriteLine($"ratio (b)/(a) time = {ratio:0.00} (1.00 means the loader costs no more than tokenizing; " +
@@ -221,6 +228,7 @@ public static class LoaderBench
 
         /// <summary>Image shards to use instead of synthetic 28×28 PNGs (e.g. .cache/data/fashion-mnist/train).</summary>
         public string? ImageFiles { get; init; }
+        public string? TextFiles { get; init; }
 
         public bool ImagesOnly { get; init; }
 
@@ -242,6 +250,7 @@ public static class LoaderBench
                     "--images" => o with { Images = Int() },
                     "--jpegs" => o with { Jpegs = Int() },
                     "--image-files" => o with { ImageFiles = Next() },
+                    "--text-files" => o with { TextFiles = Next() },
                     "--images-only" => o with { ImagesOnly = true },
                     ProbeFlag => o with { Probe = Next() },
                     _ => throw new ArgumentException(
