@@ -18,8 +18,9 @@ namespace Pretrain.Data.Datasets;
 /// <para>
 /// The cursor after a sample is the end of its round (see <see cref="RankWalk.CursorAfter"/>): ranks that consume in
 /// lockstep all hold the same cursor, and resuming from it — on the same or another world size — continues with
-/// exactly the positions not yet consumed. One background producer reads a row group at a time and decodes and
-/// augments in chunks (on <see cref="ImageStreamOptions.Workers"/> threads) into a bounded queue.
+/// exactly the positions not yet consumed. With <see cref="ImageStreamOptions.ShuffleWindow"/> &gt; 1 the rows of that
+/// many consecutive row groups are mixed (see <see cref="EpochOrder"/>). One background producer reads a window's row
+/// groups at a time (one row group for window 1) and decodes and augments in chunks (on <see cref="ImageStreamOptions.Workers"/> threads) into a bounded queue.
 /// </para>
 /// </summary>
 public sealed class ImageStream : ISampleStream<ImageSample>
@@ -50,7 +51,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         _bad = options.BadData ?? new BadDataLog(options.SkipBadImages ? BadDataAction.Skip : BadDataAction.Fail);
         _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey, _bad);
         _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction);
+            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
@@ -120,20 +121,26 @@ public sealed class ImageStream : ISampleStream<ImageSample>
             var order = _walk.Order(epoch);
             long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
             long produced = 0;
-            foreach (var group in _walk.Rows(order, start))
+            foreach (var window in _walk.Rows(order, start))
             {
-                var unit = group.Unit;
-                if (await _source.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is not { } data)
+                // The window's row groups (one unless shuffle_window > 1); an unreadable one (skip policy) is null and
+                // its rows keep their positions: the next sample's cursor passes them.
+                var data = new ImageRowGroup?[window.Units.Length];
+                for (int s = 0; s < data.Length; s++)
                 {
-                    skipped += group.Rows.Length; // the rows keep their positions; the next sample's cursor passes them
-                    continue;
+                    data[s] = await _source.TryReadRowGroupAsync(window.Units[s].File, window.Units[s].RowGroup, ct).ConfigureAwait(false);
                 }
 
-                for (int c0 = 0; c0 < group.Rows.Length; c0 += ChunkRows)
+                for (int c0 = 0; c0 < window.Rows.Length; c0 += ChunkRows)
                 {
-                    int n = Math.Min(ChunkRows, group.Rows.Length - c0);
+                    int n = Math.Min(ChunkRows, window.Rows.Length - c0);
                     var made = new ImageSample?[n];
-                    void Make(int i) => made[i] = MakeSample(data, unit, group.Rows[c0 + i], epoch, group.Positions[c0 + i]);
+                    void Make(int i)
+                    {
+                        int slot = window.Slots[c0 + i];
+                        made[i] = data[slot] is { } d ? MakeSample(d, window.Units[slot], window.Rows[c0 + i], epoch, window.Positions[c0 + i]) : null;
+                    }
+
                     if (o.Workers == 1 || n == 1)
                     {
                         for (int i = 0; i < n; i++)
@@ -162,7 +169,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
                         }
 
                         produced++;
-                        long p = group.Positions[c0 + i];
+                        long p = window.Positions[c0 + i];
                         var cursor = _walk.CursorAfter(epoch, start, limit, p);
                         await _queue.Writer.WriteAsync(new Item(sample, cursor, skipped, dropped), ct).ConfigureAwait(false);
                     }
@@ -272,6 +279,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         Check(o.Workers >= 1, $"{k}: workers must be at least 1 (got {o.Workers}).");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
         Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
+        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(!string.IsNullOrEmpty(o.ImageColumn), $"{k}.image_column is empty.");
         Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty; set it to null for unlabelled images.");

@@ -42,6 +42,12 @@ public sealed record LabelledTextOptions
     /// <summary>Shuffle row groups and rows each epoch; eval streams use false (file order).</summary>
     public bool Shuffle { get; init; } = true;
 
+    /// <summary>
+    /// Row groups whose rows are shuffled together (see <see cref="Sampling.EpochOrder"/>); 1 = rows shuffled within
+    /// their own row group only. The producer holds up to this many row groups in memory. No effect without Shuffle.
+    /// </summary>
+    public int ShuffleWindow { get; init; } = 1;
+
     /// <summary>null: endless (train); 1 for eval, after which the stream ends.</summary>
     public int? MaxEpochs { get; init; }
 

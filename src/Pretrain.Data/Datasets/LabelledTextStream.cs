@@ -10,8 +10,10 @@ namespace Pretrain.Data.Datasets;
 /// <para>
 /// Order, sharding, holdout and the resume cursor follow <see cref="RankWalk"/>, exactly as <see cref="ImageStream"/>:
 /// each epoch is a permutation from (seed, epoch) of row groups, then rows; rank r of W takes positions p ≡ r (mod W);
-/// the cursor after a row is the end of its round, so resuming continues with exactly the rows not yet consumed. One
-/// background producer reads a row group at a time (text and label) and tokenizes into a bounded queue.
+/// the cursor after a row is the end of its round, so resuming continues with exactly the rows not yet consumed; with
+/// <see cref="LabelledTextOptions.ShuffleWindow"/> &gt; 1 the rows of that many consecutive row groups are mixed, so a
+/// file sorted by label still gives mixed batches. One background producer reads a window's row groups at a time (one
+/// row group for window 1; text and label) and tokenizes into a bounded queue.
 /// </para>
 /// <para>
 /// Bad data (<see cref="LabelledTextOptions.BadData"/>): an empty or null text, a null or out-of-range label, a corrupt
@@ -45,7 +47,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
         _labels = options.LabelColumn is null ? null : ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
         _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction);
+            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
@@ -97,21 +99,27 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
             var order = _walk.Order(epoch);
             long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
             long produced = 0;
-            foreach (var group in _walk.Rows(order, start))
+            foreach (var window in _walk.Rows(order, start))
             {
-                var unit = group.Unit;
-                // A skipped row group (or row, below) yields nothing but keeps its positions: the next sample's cursor passes them.
-                if (await _text.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is not { } texts
-                    || await ReadLabelsAsync(unit, texts.Length, ct).ConfigureAwait(false) is not { } labels)
+                // The window's row groups (one unless shuffle_window > 1). A skipped row group (or row, below) yields
+                // nothing but keeps its positions: the next sample's cursor passes them.
+                var texts = new string?[]?[window.Units.Length];
+                var labels = new long?[]?[window.Units.Length];
+                for (int s = 0; s < texts.Length; s++)
                 {
-                    continue;
+                    var unit = window.Units[s];
+                    if (await _text.TryReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false) is { } t
+                        && await ReadLabelsAsync(unit, t.Length, ct).ConfigureAwait(false) is { } l)
+                    {
+                        (texts[s], labels[s]) = (t, l);
+                    }
                 }
 
-                for (int i = 0; i < group.Rows.Length; i++)
+                for (int i = 0; i < window.Rows.Length; i++)
                 {
-                    int row = group.Rows[i];
-                    long p = group.Positions[i];
-                    if (Make(texts[row], labels[row], unit, row) is not { } made)
+                    int slot = window.Slots[i], row = window.Rows[i];
+                    long p = window.Positions[i];
+                    if (texts[slot] is not { } text || Make(text[row], labels[slot]![row], window.Units[slot], row) is not { } made)
                     {
                         continue;
                     }
@@ -237,6 +245,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
         Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
         Check(o.MaxTokens >= 1, $"{k}: max tokens must be at least 1 (got {o.MaxTokens}); raise train.seq_len.");
+        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
         Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");

@@ -17,8 +17,9 @@ namespace Pretrain.Data.Datasets;
 /// <para>
 /// Order, sharding, holdout and the resume cursor follow <see cref="RankWalk"/>, exactly as
 /// <see cref="LabelledTextStream"/>: a permutation from (seed, epoch) of row groups, then rows; rank r of W takes
-/// positions p ≡ r (mod W); the cursor after a row is the end of its round. One background producer reads a row
-/// group at a time (both columns) and tokenizes into a bounded <see cref="Prefetcher{T}"/>.
+/// positions p ≡ r (mod W); the cursor after a row is the end of its round; shuffle_window mixes the rows of that many
+/// row groups (<see cref="SftOptions.ShuffleWindow"/>). One background producer reads a window's row groups at a time
+/// (both columns; one row group for window 1) and tokenizes into a bounded <see cref="Prefetcher{T}"/>.
 /// </para>
 /// </summary>
 public sealed class SftStream : IDisposable
@@ -55,7 +56,7 @@ public sealed class SftStream : IDisposable
         }
 
         _walk = new RankWalk(_prompts.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide);
+            options.HoldoutFraction, options.HoldoutSide, shuffleWindow: options.ShuffleWindow);
         _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
         _queue.Start(ProduceAsync);
     }
@@ -130,16 +131,23 @@ public sealed class SftStream : IDisposable
             var order = _walk.Order(epoch);
             long limit = RankWalk.Limit(start, order.Total, o.WorldSize);
             long produced = 0;
-            foreach (var group in _walk.Rows(order, start))
+            foreach (var window in _walk.Rows(order, start))
             {
-                var unit = group.Unit;
-                var prompts = await _prompts.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                var responses = await _responses.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
-                for (int i = 0; i < group.Rows.Length; i++)
+                // The window's row groups, both columns (one row group unless shuffle_window > 1).
+                var prompts = new string?[window.Units.Length][];
+                var responses = new string?[window.Units.Length][];
+                for (int s = 0; s < prompts.Length; s++)
                 {
-                    int row = group.Rows[i];
-                    long p = group.Positions[i];
-                    var sample = Make(prompts[row], responses[row], unit, row) with { Epoch = epoch, Position = p };
+                    var unit = window.Units[s];
+                    prompts[s] = await _prompts.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                    responses[s] = await _responses.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false);
+                }
+
+                for (int i = 0; i < window.Rows.Length; i++)
+                {
+                    int slot = window.Slots[i], row = window.Rows[i];
+                    long p = window.Positions[i];
+                    var sample = Make(prompts[slot][row], responses[slot][row], window.Units[slot], row) with { Epoch = epoch, Position = p };
                     produced++;
                     var cursor = _walk.CursorAfter(epoch, start, limit, p);
                     await _queue.Writer.WriteAsync(new Item(sample, cursor), ct).ConfigureAwait(false);
@@ -237,6 +245,7 @@ public sealed class SftStream : IDisposable
         Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
         Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
         Check(o.MaxTokens >= 2, $"{k}: max tokens must be at least 2 (got {o.MaxTokens}); raise train.seq_len.");
+        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
         Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
         Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
         Check(!string.IsNullOrEmpty(o.PromptColumn), $"{k}.prompt_column is empty.");

@@ -216,7 +216,7 @@ public sealed record DataSplit
     public double? Fraction { get; init; }
     /// <summary>Eval only: at most this many batches per evaluation (0 = the whole split).</summary>
     public int MaxBatches { get; init; }
-    /// <summary>Train, packed text (clm, mlm): row groups whose rows are shuffled together each epoch (1 = within a row group).</summary>
+    /// <summary>Train, every objective: row groups whose rows are shuffled together each epoch (1 = within a row group).</summary>
     public int ShuffleWindow { get; init; } = 1;
     /// <summary>Train only (classify): train on this seeded share of the labelled rows, e.g. 0.1 for 10% of the labels;
     /// the same rows for every run with the same train.seed (null: all rows).</summary>

@@ -170,13 +170,11 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         CheckAugment(d.Augment);
     }
 
-    /// <summary>Keys that only the packed-text streams (clm, mlm) and the clm objective read.</summary>
+    /// <summary>Packing and order keys: shuffle_window (every train stream), document_mask (clm only).</summary>
     private void CheckPacking(Recipe r)
     {
         var d = r.Data;
         AtLeast("data.train.shuffle_window", d.Train.ShuffleWindow, 1);
-        if (d.Train.ShuffleWindow > 1 && r.Objective.Kind is not ("clm" or "mlm"))
-            Add("data.train.shuffle_window", $"applies to packed text (objective.kind clm or mlm), not '{r.Objective.Kind}'; remove it");
         if (d.Eval is { ShuffleWindow: not 1 })
             Add("data.eval.shuffle_window", "applies to data.train only (eval is read once, in file order); remove it here");
         if (d.DocumentMask && r.Objective.Kind != "clm")

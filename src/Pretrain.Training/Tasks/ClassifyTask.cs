@@ -82,7 +82,12 @@ public sealed class ClassifyTask : ITrainingTask
             ConfigKey = key,            BadData = ctx.BadData,
             Timeout = ctx.DataTimeout,
         };
-        var train = Options(files.Train, recipe.Data.Train, "data.train") with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
+        var train = Options(files.Train, recipe.Data.Train, "data.train") with
+        {
+            HoldoutFraction = ctx.Holdout,
+            HoldoutSide = false,
+            ShuffleWindow = recipe.Data.Train.ShuffleWindow,
+        };
         LabelledTextOptions? eval = recipe.Data.Eval is null ? null
             : Options(files.Eval ?? files.Train, files.Eval is null ? recipe.Data.Train : recipe.Data.Eval, "data.eval") with
             {

@@ -71,6 +71,7 @@ public static class ImageData
             HoldoutFraction = ctx.Holdout,
             HoldoutSide = false,
             TwoViews = twoViews,
+            ShuffleWindow = ctx.Recipe.Data.Train.ShuffleWindow,
         };
 
     /// <summary>

@@ -61,7 +61,12 @@ public sealed class SftTask : ITrainingTask
             Prefetch = Math.Max(recipe.Data.Prefetch, recipe.Train.MicroBatchSize * recipe.Train.GradAccumSteps),
             ConfigKey = key,            Timeout = ctx.DataTimeout,
         };
-        var train = Options(files.Train, recipe.Data.Train, "data.train") with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
+        var train = Options(files.Train, recipe.Data.Train, "data.train") with
+        {
+            HoldoutFraction = ctx.Holdout,
+            HoldoutSide = false,
+            ShuffleWindow = recipe.Data.Train.ShuffleWindow,
+        };
         SftOptions? eval = recipe.Data.Eval is null ? null
             : Options(files.Eval ?? files.Train, files.Eval is null ? recipe.Data.Train : recipe.Data.Eval, "data.eval") with
             {

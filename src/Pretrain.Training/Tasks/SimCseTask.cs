@@ -94,7 +94,12 @@ public sealed class SimCseTask : ITrainingTask
             Timeout = ctx.DataTimeout,
         };
         LabelledTextOptions Train(bool labels) =>
-            Options(files.Train, r.Data.Train, "data.train", labels) with { HoldoutFraction = ctx.Holdout, HoldoutSide = false };
+            Options(files.Train, r.Data.Train, "data.train", labels) with
+            {
+                HoldoutFraction = ctx.Holdout,
+                HoldoutSide = false,
+                ShuffleWindow = r.Data.Train.ShuffleWindow,
+            };
         LabelledTextOptions? Eval(bool labels) => r.Data.Eval is null ? null
             : Options(files.Eval ?? files.Train, files.Eval is null ? r.Data.Train : r.Data.Eval, "data.eval", labels) with
             {
