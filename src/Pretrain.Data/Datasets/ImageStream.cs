@@ -46,7 +46,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         Validate(options);
         _options = options;
         _transform = options.Augment ? options.Transform : options.Transform.ForEval();
-        _start = StartCursor(options, resumeFrom);
+        _start = RowWalkSetup.StartCursor(options.ConfigKey, options.Seed, options.WorldSize, resumeFrom);
         Cursor = _start;
         _bad = options.BadData ?? new BadDataLog(options.SkipBadImages ? BadDataAction.Skip : BadDataAction.Fail);
         _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey, _bad);
@@ -249,48 +249,14 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         return new ImageSample(first.Data, first.Channels, first.Height, first.Width, label, second) { Epoch = epoch, Position = position };
     }
 
-    private static DataCursor StartCursor(ImageStreamOptions o, DataCursor? resume)
-    {
-        if (resume is null)
-        {
-            return DataCursor.Start(o.Seed, o.WorldSize);
-        }
-
-        if (resume.Seed != o.Seed)
-        {
-            throw new DataException(
-                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
-                "resuming would repeat and skip samples. Use the original seed.");
-        }
-
-        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
-        {
-            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
-        }
-
-        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
-    }
-
     private static void Validate(ImageStreamOptions o)
     {
         string k = o.ConfigKey;
-        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
-        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
-        Check(o.Workers >= 1, $"{k}: workers must be at least 1 (got {o.Workers}).");
-        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
-        Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
-        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
-        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
-        Check(!string.IsNullOrEmpty(o.ImageColumn), $"{k}.image_column is empty.");
-        Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty; set it to null for unlabelled images.");
+        RowWalkSetup.CheckSampling(k, o.WorldSize, o.Rank, o.Prefetch, o.ShuffleWindow, o.HoldoutFraction, o.LabelFraction, o.MaxEpochs);
+        RowWalkSetup.Check(o.Workers >= 1, $"{k}: workers must be at least 1 (got {o.Workers}).");
+        RowWalkSetup.Check(!string.IsNullOrEmpty(o.ImageColumn), $"{k}.image_column is empty.");
+        RowWalkSetup.Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty; set it to null for unlabelled images.");
         o.Transform.Validate(k);
     }
 
-    private static void Check(bool ok, string message)
-    {
-        if (!ok)
-        {
-            throw new DataException(message);
-        }
-    }
 }

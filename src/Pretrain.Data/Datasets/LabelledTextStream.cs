@@ -41,7 +41,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Validate(options);
         _options = options;
         _tokenizer = tokenizer;
-        _start = StartCursor(options, resumeFrom);
+        _start = RowWalkSetup.StartCursor(options.ConfigKey, options.Seed, options.WorldSize, resumeFrom);
         Cursor = _start;
         _bad = options.BadData ?? BadDataLog.Failing;
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
@@ -217,48 +217,14 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         return ids;
     }
 
-    private static DataCursor StartCursor(LabelledTextOptions o, DataCursor? resume)
-    {
-        if (resume is null)
-        {
-            return DataCursor.Start(o.Seed, o.WorldSize);
-        }
-
-        if (resume.Seed != o.Seed)
-        {
-            throw new DataException(
-                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
-                "resuming would repeat and skip samples. Use the original seed.");
-        }
-
-        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
-        {
-            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
-        }
-
-        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
-    }
-
     private static void Validate(LabelledTextOptions o)
     {
         string k = o.ConfigKey;
-        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
-        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
-        Check(o.MaxTokens >= 1, $"{k}: max tokens must be at least 1 (got {o.MaxTokens}); raise train.seq_len.");
-        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
-        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
-        Check(o.LabelFraction is > 0 and <= 1, $"{k}.label_fraction must be in (0, 1] (got {o.LabelFraction}).");
-        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
-        Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
-        Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
-        Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty."); // null: unlabelled rows
+        RowWalkSetup.CheckSampling(k, o.WorldSize, o.Rank, o.Prefetch, o.ShuffleWindow, o.HoldoutFraction, o.LabelFraction, o.MaxEpochs);
+        RowWalkSetup.Check(o.MaxTokens >= 1, $"{k}: max tokens must be at least 1 (got {o.MaxTokens}); raise train.seq_len.");
+        RowWalkSetup.Check(o.NumClasses is null or >= 1, $"{k}: num_classes must be at least 1 (got {o.NumClasses}).");
+        RowWalkSetup.Check(!string.IsNullOrEmpty(o.TextColumn), $"{k}.text_column is empty.");
+        RowWalkSetup.Check(o.LabelColumn is null || o.LabelColumn.Length > 0, $"{k}.label_column is empty."); // null: unlabelled rows
     }
 
-    private static void Check(bool ok, string message)
-    {
-        if (!ok)
-        {
-            throw new DataException(message);
-        }
-    }
 }

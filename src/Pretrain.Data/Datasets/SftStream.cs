@@ -41,7 +41,7 @@ public sealed class SftStream : IDisposable
         Validate(options);
         _options = options;
         _tokenizer = tokenizer;
-        _start = StartCursor(options, resumeFrom);
+        _start = RowWalkSetup.StartCursor(options.ConfigKey, options.Seed, options.WorldSize, resumeFrom);
         Cursor = _start;
         CheckColumns(options);
         _prompts = ParquetTextSource.Open(options.Files, options.PromptColumn, options.ConfigKey);
@@ -217,46 +217,13 @@ public sealed class SftStream : IDisposable
         }
     }
 
-    private static DataCursor StartCursor(SftOptions o, DataCursor? resume)
-    {
-        if (resume is null)
-        {
-            return DataCursor.Start(o.Seed, o.WorldSize);
-        }
-
-        if (resume.Seed != o.Seed)
-        {
-            throw new DataException(
-                $"{o.ConfigKey}: the resume cursor was written with seed {resume.Seed} but the data seed is {o.Seed}; " +
-                "resuming would repeat and skip samples. Use the original seed.");
-        }
-
-        if (resume.Epoch < 0 || resume.SampleInEpoch < 0)
-        {
-            throw new DataException($"{o.ConfigKey}: invalid resume cursor {resume}.");
-        }
-
-        return resume with { WorldSize = o.WorldSize, PendingTokens = [] };
-    }
-
     private static void Validate(SftOptions o)
     {
         string k = o.ConfigKey;
-        Check(o.WorldSize >= 1 && o.Rank >= 0 && o.Rank < o.WorldSize, $"{k}: rank {o.Rank} is not in 0..{o.WorldSize - 1}.");
-        Check(o.Prefetch >= 1, $"{k}: prefetch must be at least 1 (got {o.Prefetch}).");
-        Check(o.MaxTokens >= 2, $"{k}: max tokens must be at least 2 (got {o.MaxTokens}); raise train.seq_len.");
-        Check(o.ShuffleWindow >= 1, $"{k}.shuffle_window must be at least 1 (got {o.ShuffleWindow}).");
-        Check(o.HoldoutFraction is >= 0 and <= 1, $"{k}: holdout fraction must be in [0, 1] (got {o.HoldoutFraction}).");
-        Check(o.MaxEpochs is null or >= 1, $"{k}: max epochs must be at least 1 (got {o.MaxEpochs}).");
-        Check(!string.IsNullOrEmpty(o.PromptColumn), $"{k}.prompt_column is empty.");
-        Check(!string.IsNullOrEmpty(o.ResponseColumn), $"{k}.response_column is empty.");
+        RowWalkSetup.CheckSampling(k, o.WorldSize, o.Rank, o.Prefetch, o.ShuffleWindow, o.HoldoutFraction, 1, o.MaxEpochs);
+        RowWalkSetup.Check(o.MaxTokens >= 2, $"{k}: max tokens must be at least 2 (got {o.MaxTokens}); raise train.seq_len.");
+        RowWalkSetup.Check(!string.IsNullOrEmpty(o.PromptColumn), $"{k}.prompt_column is empty.");
+        RowWalkSetup.Check(!string.IsNullOrEmpty(o.ResponseColumn), $"{k}.response_column is empty.");
     }
 
-    private static void Check(bool ok, string message)
-    {
-        if (!ok)
-        {
-            throw new DataException(message);
-        }
-    }
 }
