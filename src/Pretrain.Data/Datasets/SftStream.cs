@@ -22,7 +22,7 @@ namespace Pretrain.Data.Datasets;
 /// (both columns; one row group for window 1) and tokenizes into a bounded <see cref="Prefetcher{T}"/>.
 /// </para>
 /// </summary>
-public sealed class SftStream : IDisposable
+public sealed class SftStream : ISampleStream<SftPair>
 {
     private readonly record struct Item(SftPair Sample, DataCursor Cursor);
 

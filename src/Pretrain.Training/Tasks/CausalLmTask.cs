@@ -86,14 +86,7 @@ public sealed class CausalLmTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var blocks = new List<int[]>(microBatchSize);
-            while (blocks.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var block, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                blocks.Add(block);
-                _cursor = after;
-            }
+            var blocks = TrainRows.Take(_train, microBatchSize, ref _cursor);
             long targets = CausalLmObjective.CountTargets(blocks);
             micro.Add(new MicroBatch(blocks, targets, targets));
         }

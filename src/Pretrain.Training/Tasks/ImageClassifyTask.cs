@@ -119,14 +119,7 @@ public sealed class ImageClassifyTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var rows = new List<ImageSample>(microBatchSize);
-            while (rows.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var sample, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                rows.Add(sample);
-                _cursor = after;
-            }
+            var rows = TrainRows.Take(_train, microBatchSize, ref _cursor);
             micro.Add(new MicroBatch(rows, rows.Count, rows.Count));
         }
         return micro;

@@ -94,14 +94,7 @@ public sealed class SftTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var rows = new List<SftPair>(microBatchSize);
-            while (rows.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var row, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                rows.Add(row);
-                _cursor = after;
-            }
+            var rows = TrainRows.Take(_train, microBatchSize, ref _cursor);
             micro.Add(new MicroBatch(rows, SftObjective.CountTargets(rows), rows.Sum(r => (long)r.Ids.Length - 1)));
         }
         return micro;

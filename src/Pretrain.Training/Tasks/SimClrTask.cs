@@ -95,14 +95,7 @@ public sealed class SimClrTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var rows = new List<ImageSample>(microBatchSize);
-            while (rows.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var sample, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                rows.Add(sample);
-                _cursor = after;
-            }
+            var rows = TrainRows.Take(_train, microBatchSize, ref _cursor);
             micro.Add(new MicroBatch(rows, 2L * rows.Count, 2L * rows.Count));
         }
         return micro;

@@ -155,14 +155,7 @@ public sealed class SimCseTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var rows = new List<LabelledText>(microBatchSize);
-            while (rows.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var row, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                rows.Add(row);
-                _cursor = after;
-            }
+            var rows = TrainRows.Take(_train, microBatchSize, ref _cursor);
             micro.Add(new MicroBatch(rows, rows.Count, 2L * rows.Sum(r => (long)r.Ids.Length + 2)));
         }
         return micro;
