@@ -122,6 +122,25 @@ public sealed class PackedTextStream : ISampleStream<int[]>
         _source.Dispose();
     }
 
+    private async Task<(string?[]? Texts, int[]?[]? Ids)> ReadUnitAsync(RowGroupRef unit, CancellationToken ct) =>
+        _source.Kind == ParquetColumnKind.Text
+            ? (await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false), null)
+            : (null, await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false));
+
+    /// <summary>Waits for a read-ahead nobody needs; its failure is not this rank's (the row group is not read for it).</summary>
+    private static async Task DrainAsync(Task? read)
+    {
+        if (read is null) return;
+        try
+        {
+            await read.ConfigureAwait(false);
+        }
+        catch (Exception) when (!read.IsCanceled)
+        {
+            // A row group this rank never uses: its errors surface when (if) a rank reads it for real.
+        }
+    }
+
     private async Task ProduceAsync(CancellationToken ct)
     {
         var o = _options;
@@ -148,6 +167,7 @@ public sealed class PackedTextStream : ISampleStream<int[]>
             bool wholeEpoch = rem.Frontier == 0 && rem.Holes.Length == 0 && index == o.Rank;
             long count = rem.Count(order.Total);
             long docsThisEpoch = 0;
+            (int Unit, Task<(string?[]? Texts, int[]?[]? Ids)>? Read) ahead = (-1, null);   // the read-ahead row group
             // Row groups of the current shuffle window read so far (one with window 1): memory bounded by the window.
             var loaded = new Dictionary<int, (string?[]? Texts, int[]?[]? Ids)>();
             int loadedWindow = -1;
@@ -169,11 +189,22 @@ public sealed class PackedTextStream : ISampleStream<int[]>
 
                 if (!loaded.TryGetValue(u, out var data))
                 {
-                    // Read lazily: a row group with none of this rank's rows is never read.
-                    data = _source.Kind == ParquetColumnKind.Text
-                        ? (await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false), null)
-                        : (null, await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false));
+                    // Read lazily: a row group with none of this rank's rows is only ever read ahead, never waited for.
+                    if (ahead.Unit == u)
+                    {
+                        data = await ahead.Read!.ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await DrainAsync(ahead.Read).ConfigureAwait(false);
+                        data = await ReadUnitAsync(unit, ct).ConfigureAwait(false);
+                    }
+
                     loaded[u] = data;
+                    // Read the order's next row group in the background while this one is tokenized, so reading
+                    // overlaps tokenizing; one read is in flight at a time (the source's readers are not shared
+                    // between threads) and at most one extra row group is held.
+                    ahead = u + 1 < order.Count ? (u + 1, ReadUnitAsync(order.Unit(u + 1), ct)) : (-1, null);
                 }
 
                 int[]? tokens = data.Texts is { } texts
@@ -209,6 +240,7 @@ public sealed class PackedTextStream : ISampleStream<int[]>
                     $"{order.Total} rows (column '{o.Column}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
             }
 
+            await DrainAsync(ahead.Read).ConfigureAwait(false);   // its unit index belongs to this epoch's order
             epoch++;
             index = o.Rank;
             remaining = ElasticCursor.From(remaining, epoch);
