@@ -24,8 +24,11 @@ cd "$root"
 final="${OUT:-$root/.cache/gpu/out}"
 out="$(mktemp -d)"
 mkdir -p "$final" "$out/logs" "$out/runs"
-torchlib="${TORCH_LIB:-$(ls -d ${TORCH_VENV:?set TORCH_VENV}/lib/python3*/site-packages/torch/lib 2>/dev/null | head -1)}"
-py="${PYTHON:-$(command -v ${TORCH_VENV:?set TORCH_VENV}/bin/python || command -v python3)}"
+# The machine's PyTorch: PYTHON (default: python3 on PATH) imports torch; TORCH_LIB (default: that torch's lib folder)
+# holds libtorch, libtorch_cuda and friends.
+py="${PYTHON:-$(command -v python3)}"
+torchlib="${TORCH_LIB:-$("$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)}"
+[ -d "$torchlib" ] || { echo "error: no PyTorch lib folder found; set TORCH_LIB (and PYTHON) to the machine's PyTorch" >&2; exit 1; }
 bin="$(mktemp -d)"
 tar -xJf "$root/.cache/gpu/pretrain-linux-x64.tar.xz" -C "$bin" || { echo "error: no bundle; run tools/gpu/bundle.sh" >&2; exit 1; }
 export LD_LIBRARY_PATH="$torchlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
