@@ -56,13 +56,8 @@ public static class EvalCommand
             ConfigKey = "--data",
         }, tokenizer))
         {
-            var rows = new List<LabelledText>(batch);
-            bool more = true;
-            while (more)
+            foreach (var rows in SampleBatches.Of(stream, batch))
             {
-                rows.Clear();
-                while (rows.Count < batch && (more = stream.TryNext(out var row, out _))) rows.Add(row);
-                if (rows.Count == 0) break;
                 var probs = ClassifierInference.Probabilities(model, tokenizer, rows, device);
                 for (int i = 0; i < rows.Count; i++)
                 {

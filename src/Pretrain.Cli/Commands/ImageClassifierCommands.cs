@@ -40,13 +40,8 @@ internal static class ImageClassifierCommands
             ConfigKey = "--data",
         }))
         {
-            var rows = new List<ImageSample>(batch);
-            bool more = true;
-            while (more)
+            foreach (var rows in SampleBatches.Of(stream, batch))
             {
-                rows.Clear();
-                while (rows.Count < batch && (more = stream.TryNext(out var row, out _))) rows.Add(row);
-                if (rows.Count == 0) break;
                 var probs = Probabilities(model, rows, device);
                 for (int i = 0; i < rows.Count; i++)
                 {
@@ -86,13 +81,8 @@ internal static class ImageClassifierCommands
             ConfigKey = "--data",
         }))
         {
-            var rows = new List<ImageSample>(batch);
-            bool more = true;
-            while (more)
+            foreach (var rows in SampleBatches.Of(stream, batch))
             {
-                rows.Clear();
-                while (rows.Count < batch && (more = stream.TryNext(out var row, out _))) rows.Add(row);
-                if (rows.Count == 0) break;
                 foreach (var p in Probabilities(model, rows, device))
                 {
                     rowIndex.Add(rowIndex.Count);

@@ -18,26 +18,18 @@ internal static class ClassifierEval
     {
         var metrics = new ClassificationMetrics(numClasses);
         double lossSum = 0;
-        int batches = 0;
-        var rows = new List<T>(microBatchSize);
-        bool more = true;
         bool was = model.training;
         model.eval();
         try
         {
-            while (more && (maxBatches <= 0 || batches < maxBatches))
+            foreach (var rows in SampleBatches.Of(stream, microBatchSize, maxBatches))
             {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var row, out _)))
-                    rows.Add(row);
-                if (rows.Count == 0) break;
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 var (logits, labels) = forward(rows);
                 lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
                 var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
                 for (int i = 0; i < rows.Count; i++) metrics.Add(label(rows[i]), predicted[i]);
-                batches++;
             }
         }
         finally

@@ -119,14 +119,7 @@ public sealed class MaskedAutoencoderTask : ITrainingTask
         var micro = new List<MicroBatch>(gradAccumSteps);
         for (int m = 0; m < gradAccumSteps; m++)
         {
-            var rows = new List<Masked>(microBatchSize);
-            while (rows.Count < microBatchSize)
-            {
-                if (!_train.TryNext(out var sample, out var after))
-                    throw new InvalidOperationException("The training stream ended; training streams are endless.");
-                rows.Add(MaskOf(sample));
-                _cursor = after;
-            }
+            var rows = TrainRows.Take(_train, microBatchSize, ref _cursor).ConvertAll(MaskOf);
             micro.Add(new MicroBatch(rows, (long)rows.Count * hidden, rows.Count));
         }
         return micro;
@@ -139,22 +132,16 @@ public sealed class MaskedAutoencoderTask : ITrainingTask
     {
         double sum = 0;
         long terms = 0;
-        int batches = 0, hidden = _vit.Config.NumPatches - Visible(_vit.Config.NumPatches, _ratio);
+        int hidden = _vit.Config.NumPatches - Visible(_vit.Config.NumPatches, _ratio);
         using (var stream = _openEval!())
         {
-            var rows = new List<Masked>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
+            foreach (var samples in SampleBatches.Of(stream, microBatchSize, maxBatches))
             {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var sample, out _)))
-                    rows.Add(MaskOf(sample));
-                if (rows.Count == 0) break;
+                var rows = samples.ConvertAll(MaskOf);
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 sum += Loss(rows).item<float>();
                 terms += (long)rows.Count * hidden;
-                batches++;
             }
         }
         if (terms == 0)

@@ -116,16 +116,9 @@ public sealed class SftTask : ITrainingTask
         {
             double lossSum = 0;
             long correct = 0, count = 0, matched = 0, decoded = 0;
-            int batches = 0;
             using var stream = _openEval!();
-            var rows = new List<SftPair>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
+            foreach (var rows in SampleBatches.Of(stream, microBatchSize, maxBatches))
             {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var row, out _)))
-                    rows.Add(row);
-                if (rows.Count == 0) break;
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 var (inputs, targets) = SftObjective.Collate(rows, _padId, _device);
@@ -139,7 +132,6 @@ public sealed class SftTask : ITrainingTask
                     matched += SftObjective.GreedyMatches(model, row, _device) ? 1 : 0;
                     decoded++;
                 }
-                batches++;
             }
             if (count == 0)
                 throw new InvalidOperationException("The eval split produced no SFT pairs. Give data.eval more rows or a larger fraction.");

@@ -116,22 +116,15 @@ public sealed class SimClrTask : ITrainingTask
     {
         double sum = 0;
         long terms = 0;
-        int batches = 0;
         using (var stream = _openEval!())
         {
-            var rows = new List<ImageSample>(microBatchSize);
-            bool more = true;
-            while (more && (maxBatches <= 0 || batches < maxBatches))
+            foreach (var rows in SampleBatches.Of(stream, microBatchSize, maxBatches))
             {
-                rows.Clear();
-                while (rows.Count < microBatchSize && (more = stream.TryNext(out var sample, out _)))
-                    rows.Add(sample);
-                if (rows.Count < 2) break;
+                if (rows.Count < 2) break;   // a last batch of one image has no negatives
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 sum += Loss(rows).item<float>();
                 terms += 2L * rows.Count;
-                batches++;
             }
         }
         if (terms == 0)

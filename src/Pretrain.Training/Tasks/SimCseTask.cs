@@ -200,14 +200,9 @@ public sealed class SimCseTask : ITrainingTask
         {
             manual_seed(_seed);
             using var stream = _openEval!();
-            var rows = new List<LabelledText>(microBatchSize);
-            bool more = true;
-            for (int batches = 0; more && (maxBatches <= 0 || batches < maxBatches); batches++)
+            foreach (var rows in SampleBatches.Of(stream, Math.Max(2, microBatchSize), maxBatches))
             {
-                rows.Clear();
-                while (rows.Count < Math.Max(2, microBatchSize) && (more = stream.TryNext(out var row, out _)))
-                    rows.Add(row);
-                if (rows.Count < 2) break;
+                if (rows.Count < 2) break;   // a last row alone has no negatives
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 _module.train();
