@@ -8,7 +8,7 @@ public sealed class FashionMnistFactAttribute : FactAttribute
 {
     public FashionMnistFactAttribute()
     {
-        bool onCi = string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+        bool onCi = ReferenceTools.OnCi;
         bool cached = File.Exists(Path.Combine(CliRunner.RepoRoot, ".cache", "data", "fashion-mnist", "train", ".complete"));
         bool apt = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "apt-get")));
         if (!onCi && !cached && !apt)

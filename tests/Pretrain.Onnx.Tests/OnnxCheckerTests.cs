@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pretrain.Onnx.Export;
 
 namespace Pretrain.Onnx.Tests;
@@ -10,19 +9,13 @@ namespace Pretrain.Onnx.Tests;
 [Collection("torch")]
 public sealed class OnnxCheckerTests
 {
-    private const string Python = "/usr/bin/python3";
-
-    [Theory]
+    [ReferenceTheory(ReferenceTool.PythonOnnx)]
     [InlineData("gpt2", false, false)]
     [InlineData("llama", true, false)]
     [InlineData("llama", true, true)]
     public void Export_passes_onnx_checker_full_check(string arch, bool withPast, bool fp16)
     {
-        if (!HasOnnx())
-        {
-            Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI must have python3-onnx (.ci/run installs it).");
-            return; // skipped: no reference checker here
-        }
+        ReferenceTools.Require(ReferenceTool.PythonOnnx);
         using var fx = new TinyCheckpoint(arch);
         OnnxExporter.Export(fx.StepDir, fx["out"], new ExportOptions
         {
@@ -36,18 +29,14 @@ public sealed class OnnxCheckerTests
         Assert.True(code == 0 && output.Contains("ok", StringComparison.Ordinal), output);
     }
 
-    [Theory]
+    [ReferenceTheory(ReferenceTool.PythonOnnx)]
     [InlineData("bert")]
     [InlineData("bert-preln-classifier")]
     [InlineData("vit-cls-classifier")]
     [InlineData("vit-mean-sincos")]
     public void Encoder_and_vit_exports_pass_onnx_checker_full_check(string variant)
     {
-        if (!HasOnnx())
-        {
-            Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI must have python3-onnx (.ci/run installs it).");
-            return; // skipped: no reference checker here
-        }
+        ReferenceTools.Require(ReferenceTool.PythonOnnx);
         using var fx = variant switch
         {
             "bert" => TinyModelCheckpoint.Encoder(postNorm: true, pooler: true, classes: null),
@@ -61,19 +50,6 @@ public sealed class OnnxCheckerTests
         Assert.True(code == 0 && output.Contains("ok", StringComparison.Ordinal), output);
     }
 
-    private static bool HasOnnx() => File.Exists(Python) && RunPython("import onnx").Code == 0;
-
-    private static (int Code, string Output) RunPython(string script, params string[] args)
-    {
-        var info = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(script);
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr);
-    }
+    private static (int Code, string Output) RunPython(string script, params string[] args) =>
+        ReferenceTools.RunPython(["-c", script, .. args]);
 }

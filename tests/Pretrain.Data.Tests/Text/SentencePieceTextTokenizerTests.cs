@@ -15,7 +15,7 @@ public sealed class SentencePieceTextTokenizerTests
         "queequeg harpoon boat sea",
     ];
 
-    [SpmFact]
+    [ReferenceFact(ReferenceTool.SentencePiece)]
     public void MatchesSpmEncodeForBpeAndUnigramModels()
     {
         using var dir = new TempDir();
@@ -30,11 +30,11 @@ public sealed class SentencePieceTextTokenizerTests
         foreach (var (type, size) in new[] { ("bpe", 120), ("unigram", 60) })
         {
             string prefix = dir.File(type);
-            var (code, output) = Tool.Run("spm_train",
+            var (code, output) = ReferenceTools.Run("spm_train",
                 [$"--input={corpus}", $"--model_prefix={prefix}", $"--vocab_size={size}", $"--model_type={type}", "--minloglevel=2"],
                 TimeSpan.FromSeconds(60));
             Assert.True(code == 0, $"spm_train failed: {output}");
-            var (encCode, encOut) = Tool.Run("spm_encode", [$"--model={prefix}.model", "--output_format=id"], TimeSpan.FromSeconds(30),
+            var (encCode, encOut) = ReferenceTools.Run("spm_encode", [$"--model={prefix}.model", "--output_format=id"], TimeSpan.FromSeconds(30),
                 stdin: string.Join('\n', Probes) + "\n");
             Assert.True(encCode == 0, $"spm_encode failed: {encOut}");
             var expected = encOut.Split('\n', StringSplitOptions.RemoveEmptyEntries)

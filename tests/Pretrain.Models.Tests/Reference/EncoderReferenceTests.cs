@@ -22,10 +22,10 @@ public sealed class EncoderReferenceTests
 
     public EncoderReferenceTests(ITestOutputHelper output) => _output = output;
 
-    [PythonTorchFact]
+    [ReferenceFact(ReferenceTool.PythonTorch)]
     public void Bert_and_vit_outputs_match_an_independent_pytorch_forward()
     {
-        Assert.True(PythonTorch.WhyMissing is null, $"CI=true and the PyTorch reference is unavailable: {PythonTorch.WhyMissing}");
+        ReferenceTools.Require(ReferenceTool.PythonTorch);
         using var dir = new TempDir();
         using var scope = torch.NewDisposeScope();
         var ours = new Dictionary<string, Dictionary<string, Tensor>>();
@@ -35,7 +35,7 @@ public sealed class EncoderReferenceTests
         ours["vit-mean-sincos"] = Vit(dir, "vit-mean-sincos", TinyEncoderConfigs.Vit(classToken: false, posEmbed: "sincos") with { QkvBias = false });
 
         var script = Path.Combine(AppContext.BaseDirectory, "Reference", "hf_encoder_reference.py");
-        var (code, output) = PythonTorch.Run([script, .. ours.Keys.Select(c => Path.Combine(dir.Path, c))], TimeSpan.FromSeconds(120));
+        var (code, output) = ReferenceTools.RunPython([script, .. ours.Keys.Select(c => Path.Combine(dir.Path, c))], TimeSpan.FromSeconds(120));
         Assert.True(code == 0, $"The reference script failed ({code}): {output}");
 
         var failures = new List<string>();

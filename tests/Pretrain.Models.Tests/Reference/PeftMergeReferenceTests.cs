@@ -19,10 +19,10 @@ public sealed class PeftMergeReferenceTests
 
     public PeftMergeReferenceTests(ITestOutputHelper output) => _output = output;
 
-    [PythonTorchFact]
+    [ReferenceFact(ReferenceTool.PythonTorch)]
     public void Merged_weights_match_a_plain_pytorch_merge_of_the_peft_files()
     {
-        Assert.True(PythonTorch.WhyMissing is null, $"CI=true and the PyTorch reference is unavailable: {PythonTorch.WhyMissing}");
+        ReferenceTools.Require(ReferenceTool.PythonTorch);
         using var dir = new TempDir();
         using var scope = torch.NewDisposeScope();
         var cases = new (string Name, string Arch, LoraConfig Lora)[]
@@ -46,7 +46,7 @@ public sealed class PeftMergeReferenceTests
                 case EncoderLm e: PeftAdapterLayout.Save(caseDir, e); break;
             }
             var outPath = Path.Combine(dir.Path, name + "-merged.safetensors");
-            var (code, output) = PythonTorch.Run([script, caseDir, basePath, outPath], TimeSpan.FromSeconds(120));
+            var (code, output) = ReferenceTools.RunPython([script, caseDir, basePath, outPath], TimeSpan.FromSeconds(120));
             Assert.True(code == 0, $"The reference script failed ({code}): {output}");
 
             var ours = LoraModel.ExportMerged(model, () => LoraModelTests.ToHf(model));

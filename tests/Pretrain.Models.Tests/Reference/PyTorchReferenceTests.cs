@@ -19,10 +19,10 @@ public sealed class PyTorchReferenceTests
 
     public PyTorchReferenceTests(ITestOutputHelper output) => _output = output;
 
-    [PythonTorchFact]
+    [ReferenceFact(ReferenceTool.PythonTorch)]
     public void Gpt2_and_llama_logits_match_an_independent_pytorch_forward()
     {
-        Assert.True(PythonTorch.WhyMissing is null, $"CI=true and the PyTorch reference is unavailable: {PythonTorch.WhyMissing}");
+        ReferenceTools.Require(ReferenceTool.PythonTorch);
         using var dir = new TempDir();
         using var scope = torch.NewDisposeScope();
         var cases = new (string Name, DecoderLmConfig Config)[]
@@ -49,7 +49,7 @@ public sealed class PyTorchReferenceTests
         }
 
         var script = Path.Combine(AppContext.BaseDirectory, "Reference", "hf_decoder_reference.py");
-        var (code, output) = PythonTorch.Run([script, .. cases.Select(c => Path.Combine(dir.Path, c.Name))], TimeSpan.FromSeconds(120));
+        var (code, output) = ReferenceTools.RunPython([script, .. cases.Select(c => Path.Combine(dir.Path, c.Name))], TimeSpan.FromSeconds(120));
         Assert.True(code == 0, $"The reference script failed ({code}): {output}");
 
         var failures = new List<string>();

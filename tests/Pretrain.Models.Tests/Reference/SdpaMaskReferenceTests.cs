@@ -11,7 +11,7 @@ namespace Pretrain.Models.Tests.Reference;
 [Collection("torch")]
 public sealed class SdpaMaskReferenceTests
 {
-    [PythonTorchFact]
+    [ReferenceFact(ReferenceTool.PythonTorch)]
     public void BoolMaskMeansAttendAsInPyTorch()
     {
         using var scope = NewDisposeScope();
@@ -39,7 +39,7 @@ public sealed class SdpaMaskReferenceTests
             "s=(q@k.transpose(-2,-1))/(q.shape[-1]**0.5)\n" +
             "y=torch.softmax(s.masked_fill(~m,float('-inf')),-1)@v\n" +
             "print(' '.join(repr(float(x)) for x in y.flatten()))\n";
-        var (code, output) = PythonTorch.Run(["-c", script], TimeSpan.FromSeconds(120));
+        var (code, output) = ReferenceTools.RunPython(["-c", script], TimeSpan.FromSeconds(120));
         Assert.True(code == 0, output);
         var theirs = output.Trim().Split(' ').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         Assert.Equal(theirs.Length, ours.Length);

@@ -8,7 +8,7 @@ public sealed class MiniLmFactAttribute : FactAttribute
 {
     public MiniLmFactAttribute()
     {
-        if (MiniLmPackage.WhyMissing is string why && !MiniLmPackage.OnCi)
+        if (MiniLmPackage.WhyMissing is string why && !ReferenceTools.OnCi)
             Skip = $"Needs NuGet {MiniLmPackage.Package} {MiniLmPackage.Version}: {why}. Set CI=true to make this a failure.";
     }
 }

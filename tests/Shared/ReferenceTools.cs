@@ -1,0 +1,129 @@
+using System.Diagnostics;
+
+namespace Pretrain.Tests;
+
+/// <summary>An independent tool a test compares our output with; .ci/run installs every one of them.</summary>
+internal enum ReferenceTool
+{
+    /// <summary>Debian's python3-torch: numerical references.</summary>
+    PythonTorch,
+    /// <summary>Debian's python3-onnx: onnx.checker on exports.</summary>
+    PythonOnnx,
+    /// <summary>Debian's sentencepiece: spm_train / spm_encode.</summary>
+    SentencePiece,
+    /// <summary>npm and its registry: the text corpora script.</summary>
+    Npm,
+}
+
+/// <summary>
+/// Finds the reference tools tests need and runs them. The rule for every such test: off CI a missing tool makes the
+/// test skip with the reason; under CI=true it runs (and fails when the tool is missing), so a reference check is
+/// never silently passed. Shared by every test project (linked from tests/Shared).
+/// </summary>
+internal static class ReferenceTools
+{
+    public const string Python = "/usr/bin/python3";
+
+    private static readonly Dictionary<ReferenceTool, Lazy<string?>> Probes = new()
+    {
+        [ReferenceTool.PythonTorch] = new(() => ProbePython("torch", "python3-torch")),
+        [ReferenceTool.PythonOnnx] = new(() => ProbePython("onnx", "python3-onnx")),
+        [ReferenceTool.SentencePiece] = new(() => MissingCommand("spm_train", "apt-get install sentencepiece")),
+        [ReferenceTool.Npm] = new(() => MissingCommand("npm", "apt-get install npm")),
+    };
+
+    /// <summary>CI sets CI=true; there a missing reference is a failure, not a skip.</summary>
+    public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Null when <paramref name="tool"/> works here; else why not and how to install it.</summary>
+    public static string? WhyMissing(ReferenceTool tool) => Probes[tool].Value;
+
+    /// <summary>Fails the test (under CI=true a missing tool is a failure) unless <paramref name="tool"/> works.</summary>
+    public static void Require(ReferenceTool tool)
+    {
+        if (WhyMissing(tool) is string why) Assert.Fail($"CI=true and the reference is unavailable: {why} (.ci/run installs it).");
+    }
+
+    /// <summary>The skip reason for a test needing <paramref name="tools"/>: null when it must run (all present, or CI).</summary>
+    public static string? SkipReason(params ReferenceTool[] tools)
+    {
+        if (OnCi) return null;
+        var missing = tools.Select(WhyMissing).OfType<string>().ToList();
+        return missing.Count == 0 ? null : $"Needs a reference tool: {string.Join("; ", missing)}. Set CI=true to make this a failure.";
+    }
+
+    /// <summary>Runs a program with a timeout; returns (exit code, stdout + stderr); exit −1 on a timeout.</summary>
+    public static (int ExitCode, string Output) Run(string program, IEnumerable<string> arguments, TimeSpan timeout,
+        string? stdin = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            return (-1, $"{program} timed out after {timeout.TotalSeconds} s");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>Runs <c>python3 ARGS…</c> (a script path or <c>-c CODE</c> first) single-threaded.</summary>
+    public static (int ExitCode, string Output) RunPython(IEnumerable<string> arguments, TimeSpan? timeout = null) =>
+        Run(Python, arguments, timeout ?? TimeSpan.FromSeconds(120),
+            environment: new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "1" });
+
+    /// <summary>Null when <paramref name="program"/> is found on PATH; else why not.</summary>
+    public static string? MissingCommand(string program, string install)
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            if (dir.Length > 0 && File.Exists(Path.Combine(dir, program))) return null;
+        }
+        return $"{program} is not on PATH ({install})";
+    }
+
+    private static string? ProbePython(string module, string package)
+    {
+        if (!File.Exists(Python)) return $"{Python} is not installed (apt-get install {package})";
+        try
+        {
+            var (code, output) = Run(Python, ["-c", $"import {module}"], TimeSpan.FromSeconds(60));
+            return code == 0 ? null : $"'python3 -c \"import {module}\"' failed (apt-get install {package}): {LastLine(output)}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"{Python} cannot run: {e.Message}";
+        }
+    }
+
+    private static string LastLine(string text) => text.Trim().Split('\n')[^1].Trim();
+}
+
+/// <summary>A fact that needs reference tools: skipped with the reason when one is missing, except under CI=true.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class ReferenceFactAttribute : FactAttribute
+{
+    public ReferenceFactAttribute(params ReferenceTool[] tools) => Skip = ReferenceTools.SkipReason(tools);
+}
+
+/// <summary>A theory that needs reference tools: skipped with the reason when one is missing, except under CI=true.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class ReferenceTheoryAttribute : TheoryAttribute
+{
+    public ReferenceTheoryAttribute(params ReferenceTool[] tools) => Skip = ReferenceTools.SkipReason(tools);
+}
