@@ -61,10 +61,15 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         }
         if (r.Init is { } init && string.IsNullOrWhiteSpace(init.Checkpoint))
             Add("init.checkpoint", "must name a run folder, a step folder or an imported model folder");
+        // MLM builds a fresh encoder: an init or lora section would be silently ignored (and the init's tokenizer used).
+        if (r.Objective.Kind == "mlm" && (r.Init is not null || r.Lora is not null))
+            Add(r.Init is not null ? "init" : "lora", "objective.kind mlm trains an encoder from random weights (continued MLM pretraining from a checkpoint is not supported yet); remove init and lora");
         if (r.Lora is { } lora)
         {
             if (r.Init is null)
                 Add("lora", "needs init.checkpoint: adapters train on top of pretrained weights");
+            if (lora.SaveFull && r.Objective.Kind is not ("clm" or "sft"))
+                Add("lora.save_full", $"applies to decoder objectives (clm, sft); objective.kind '{r.Objective.Kind}' always saves the PEFT adapter and head — remove it");
             AtLeast("lora.rank", lora.Rank, 1);
             Positive("lora.alpha", lora.Alpha);
             InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);
@@ -324,9 +329,10 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         }
     }
 
-    /// <summary>min for *loss* and *perplexity* metrics, max for *accuracy* and *f1*; null when the name does not say.</summary>
+    /// <summary>min for *loss* and *perplexity*/*ppl* metrics, max for *accuracy* and *f1*; null when the name does not say.</summary>
     public static string? InferBestMode(string metric) =>
-        metric.Contains("loss", StringComparison.Ordinal) || metric.Contains("perplexity", StringComparison.Ordinal) ? "min"
+        metric.Contains("loss", StringComparison.Ordinal) || metric.Contains("perplexity", StringComparison.Ordinal)
+            || metric.EndsWith("_ppl", StringComparison.Ordinal) ? "min"
         : metric.Contains("accuracy", StringComparison.Ordinal) || metric.Contains("f1", StringComparison.Ordinal) ? "max"
         : null;
 
