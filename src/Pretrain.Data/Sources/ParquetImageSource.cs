@@ -137,6 +137,7 @@ public sealed class ParquetImageSource : IDisposable
         var (bytesField, pathField, labelField) = _fields[file];
         string column = ImageColumn;
         ProducerActivity.Report($"reading {Files[file]}, row group {rowGroup}, column '{column}'");
+        await ParquetReadHook.BeforeReadAsync(Files[file], rowGroup, cancellationToken).ConfigureAwait(false);
         try
         {
             var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);

@@ -60,6 +60,7 @@ public sealed class ParquetLabelColumn : IDisposable
     /// <exception cref="DataException">The row group cannot be read; the message names file, row group and column.</exception>
     public async Task<long?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken ct = default)
     {
+        await ParquetReadHook.BeforeReadAsync(_files[file], rowGroup, ct).ConfigureAwait(false);
         try
         {
             if (_open is not { } open || open.File != file)

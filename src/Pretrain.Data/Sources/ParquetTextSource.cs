@@ -217,6 +217,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
 
         ProducerActivity.Report($"reading {path}, row group {rowGroup}, column '{Column}'");
+        await ParquetReadHook.BeforeReadAsync(path, rowGroup, cancellationToken).ConfigureAwait(false);
         Exception? first = null;
         bool known = _unsupported[file];
         if (!known)
