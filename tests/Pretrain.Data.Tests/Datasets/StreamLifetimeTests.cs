@@ -103,7 +103,7 @@ public sealed class StreamLifetimeTests
     {
         using var dir = new TempDir();
         var kinds = Kinds(dir);
-        const int PerKind = 400;
+        const int PerKind = 300;
         var failures = new ConcurrentQueue<string>();
         var probes = new ConcurrentBag<(string Kind, ReadProbe Probe)>();
         var clock = Stopwatch.StartNew();
