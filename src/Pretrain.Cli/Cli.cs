@@ -41,7 +41,8 @@ public static class Cli
           pretrain info
           pretrain --help
 
-        exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
+        exit codes: 0 success (also a run stopped by a signal after writing its checkpoint), 1 bad input or failed run,
+                    2 usage error, 130/143/138 stopped by SIGINT/SIGTERM/SIGUSR1 outside training (nothing half-written kept)
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
@@ -59,7 +60,7 @@ public static class Cli
                 return args.Length == 0 ? 2 : 0;
             }
             var rest = new ArgList(args[1..], Flags);
-            return args[0] switch
+            int code = args[0] switch
             {
                 "run" => RunCommand.Execute(rest, stdout),
                 "data" => DataCommand.Execute(rest, stdout),
@@ -72,6 +73,13 @@ public static class Cli
                 "predict" => PredictCommand.Execute(rest, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
             };
+            // A signal outside training ends with its code even when the phase finished inside the grace period.
+            return SignalScope.Current is { ExitCode: { } stopped, StoppedTraining: false } ? stopped : code;
+        }
+        catch (Exception e) when (SignalScope.Current is { ExitCode: { } stopped } && e is OperationCanceledException or AggregateException { InnerException: OperationCanceledException })
+        {
+            stderr.WriteLine("stopped.");
+            return stopped;
         }
         catch (UsageException e)
         {
