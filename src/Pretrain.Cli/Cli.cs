@@ -101,7 +101,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
+        e is RecipeException or DataException or CheckpointException or Pretrain.Training.NumericalFaultException or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }
