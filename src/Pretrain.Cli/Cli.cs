@@ -10,7 +10,7 @@ using Pretrain.Training.Recipes;
 namespace Pretrain.Cli;
 
 /// <summary>Dispatches `pretrain COMMAND ...` and turns user-facing exceptions into one-line messages.</summary>
-public static class Cli
+public static partial class Cli
 {
     public const string Usage = """
         pretrain — self-supervised pretraining and transfer learning of transformers on TorchSharp
@@ -67,7 +67,7 @@ public static class Cli
                 "tokenizer" => TokenizerCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
                 "export" => ExportCommand.Execute(rest, stdout),
-                "generate" => GenerateCommand.Execute(rest, stdout),
+                "generate" => GenerateCommand.Execute(rest, stdout, stderr),
                 "import" => ImportCommand.Execute(rest, stdout),
                 "eval" => EvalCommand.Execute(rest, stdout),
                 "predict" => PredictCommand.Execute(rest, stdout),
@@ -88,7 +88,7 @@ public static class Cli
         }
         catch (Exception e) when (IsUserFacing(e))
         {
-            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {WithFlagNames(e.Message)}");
             if (verbose) stderr.WriteLine(e);
             return 1;
         }
@@ -99,6 +99,20 @@ public static class Cli
             return 1;
         }
     }
+
+    /// <summary>
+    /// The data layer names settings as KEY.setting (data.train.files, data.eval.label_column); commands whose key is
+    /// a flag (eval, predict: --data) would print flags that do not exist. --data.files → --data,
+    /// --data.label_column → --label-column (likewise text_, image_column).
+    /// </summary>
+    internal static string WithFlagNames(string message) =>
+        FlagColumn().Replace(FlagFiles().Replace(message, "$1"), "--$1-column");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(--[a-z][a-z-]*)\.files\b")]
+    private static partial System.Text.RegularExpressions.Regex FlagFiles();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"--[a-z][a-z-]*\.([a-z]+)_column\b")]
+    private static partial System.Text.RegularExpressions.Regex FlagColumn();
 
     private static bool IsUserFacing(Exception e) =>
         e is RecipeException or DataException or CheckpointException or Pretrain.Training.NumericalFaultException or WeightsException or OnnxExportException or OnnxImportException

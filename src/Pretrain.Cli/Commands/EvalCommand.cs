@@ -24,7 +24,7 @@ public static class EvalCommand
         if (data.Count == 0) throw new UsageException("pretrain eval needs --data GLOB (labelled Parquet files).");
         string textColumn = args.Option("--text-column") ?? "text", labelColumn = args.Option("--label-column") ?? "label";
         int batch = args.Int("--batch", 32);
-        double holdout = double.Parse(args.Option("--holdout") ?? "0", CultureInfo.InvariantCulture);
+        double holdout = args.Double("--holdout", 0);
         int seed = args.Int("--seed", 1337);
         string? outPath = args.Option("--out");
         string imageColumn = args.Option("--image-column") ?? "image";
