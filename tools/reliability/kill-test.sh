@@ -52,30 +52,35 @@ start=$(date +%s%N)
 span_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 want=$(final_sha "$work/ref")
 
-# 2. N tries, each SIGKILLed at a seeded random moment and resumed by the next: one try in four during start-up
-#    (recipe, resume, data and model building: 0.1-2 s after launch), the others once the trainer has started,
-#    0-2 step times later (step time from the reference run, start-up included, so an overestimate).
+# 2. N tries, each SIGKILLed at a seeded random moment and resumed by the next. Each try draws one of:
+#    start-up   0.1-2 s after launch (recipe, resume, data and model building);
+#    write      the moment a checkpoint folder (step-N.tmp) appears: inside a checkpoint write;
+#    training   after the try's first checkpoint, 0-2 step times later (step time: reference wall time / steps).
 RANDOM=$seed
 step_ms=$(( span_ms / steps ))
 landed=0 in_write=0 finished=0
 touch "$work/killed.log"
+tmp_names() { ls -a "$work/killed/checkpoints" 2>/dev/null | grep '\.tmp$' || true; }
+tmp_exists() { [ -n "$(tmp_names)" ]; }
+# Whether a .tmp name appeared that was not there before this try (an earlier kill's leftover does not count).
+new_tmp() { [ -n "$(comm -13 <(echo "$1") <(tmp_names))" ]; }
 for ((i = 1; i <= n; i++)); do
-  before=$(grep -c '^training ' "$work/killed.log" || true)
+  before=$(grep -c '^checkpoint ' "$work/killed.log" || true)
+  stale=$(tmp_names)
   "${pretrain[@]}" run "$recipe" --run-dir "$work/killed" --resume auto "${sets[@]}" >>"$work/killed.log" 2>&1 &
   pid=$!
-  if (( RANDOM % 4 == 0 )); then
-    delay_ms=$(( 100 + RANDOM % 1900 )); where="start-up"
-  else
-    while kill -0 "$pid" 2>/dev/null && [ "$(grep -c '^training ' "$work/killed.log" || true)" = "$before" ]; do sleep 0.05; done
-    delay_ms=$(( (RANDOM * 32768 + RANDOM) % (2 * step_ms + 1) )); where="training"
-  fi
+  case $(( RANDOM % 4 )) in
+    0) delay_ms=$(( 100 + RANDOM % 1900 )); where="start-up" ;;
+    1) while kill -0 "$pid" 2>/dev/null && ! new_tmp "$stale"; do :; done   # busy-wait: a write lasts milliseconds
+       delay_ms=0; where="a checkpoint write" ;;
+    *) while kill -0 "$pid" 2>/dev/null && [ "$(grep -c '^checkpoint ' "$work/killed.log" || true)" = "$before" ]; do sleep 0.02; done
+       delay_ms=$(( (RANDOM * 32768 + RANDOM) % (2 * step_ms + 1) )); where="training" ;;
+  esac
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then
     landed=$((landed + 1))
-    # A step folder still named .tmp (or latest.tmp): the kill hit a checkpoint write.
-    if compgen -G "$work/killed/checkpoints/*.tmp" >/dev/null || compgen -G "$work/killed/checkpoints/.*.tmp" >/dev/null; then
-      in_write=$((in_write + 1)); where="$where, inside a checkpoint write"
-    fi
+    # A step folder still named .tmp (or latest.tmp) after the kill: it hit a checkpoint write.
+    if new_tmp "$stale"; then in_write=$((in_write + 1)); where="$where (.tmp left: inside the write)"; fi
   else
     finished=$((finished + 1)); where="$where, after the run had finished"
   fi

@@ -20,7 +20,7 @@ public sealed class KillTestScriptTests
         start.ArgumentList.Add("3");
         start.ArgumentList.Add("7");
         start.Environment["PRETRAIN"] = $"{dotnet} {Path.Combine(AppContext.BaseDirectory, "pretrain.dll")}";
-        start.Environment["KILL_STEPS"] = "10";
+        start.Environment["KILL_STEPS"] = "6";
         start.Environment["KILL_WORK"] = work["kill"];
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
