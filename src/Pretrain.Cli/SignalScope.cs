@@ -65,7 +65,7 @@ public sealed class SignalScope : IDisposable
     }
 
     /// <summary>
-    /// A staging folder this process created for output not yet in place: deleted if a signal ends the process
+    /// A staging folder or file this process created for output not yet in place: deleted if a signal ends the process
     /// before the command moves its contents (the disposable unregisters it once the command has dealt with it).
     /// </summary>
     public static IDisposable OwnTemp(string path)
@@ -136,7 +136,11 @@ public sealed class SignalScope : IDisposable
         lock (_gate) temps = [.. _ownTemp];
         foreach (var t in temps)
         {
-            try { if (Directory.Exists(t)) Directory.Delete(t, recursive: true); }
+            try
+            {
+                if (Directory.Exists(t)) Directory.Delete(t, recursive: true);
+                else File.Delete(t);
+            }
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }
         }

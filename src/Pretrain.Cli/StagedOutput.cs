@@ -47,6 +47,29 @@ public sealed class StagedOutput : IDisposable
         return [.. written.Select(f => Path.Combine(Final, Path.GetRelativePath(Staging, Path.GetFullPath(f))))];
     }
 
+    /// <summary>
+    /// Writes one output file the same way: <paramref name="write"/> fills <c>.NAME.partial-PID</c> beside
+    /// <paramref name="path"/>, which is then renamed over it; a signal or failure before the rename leaves
+    /// <paramref name="path"/> as it was.
+    /// </summary>
+    public static void WriteFile(string path, Action<string> write)
+    {
+        string final = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        string staging = Path.Combine(Path.GetDirectoryName(final)!, $".{Path.GetFileName(final)}.partial-{Environment.ProcessId}");
+        using var owned = SignalScope.OwnTemp(staging);
+        try
+        {
+            write(staging);
+            SignalScope.Token.ThrowIfCancellationRequested();
+            File.Move(staging, final, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(staging);   // no-op once moved
+        }
+    }
+
     public void Dispose()
     {
         try

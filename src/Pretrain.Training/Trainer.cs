@@ -86,7 +86,7 @@ public sealed class Trainer(TrainerParts parts)
             ConsecutiveSkippedSteps = guard.Consecutive,
         };
 
-        if (resume is null && task.HasEval)
+        if (resume is null && task.HasEval && !cancel.IsCancellationRequested)   // stopped before it began: no baseline row either
         {
             // Step-0 eval: the untrained baseline every later eval is compared with.
             lastEval = Evaluate();

@@ -93,7 +93,7 @@ public static class EvalCommand
             ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
         };
         outPath ??= Path.Combine(Directory.GetCurrentDirectory(), "eval.json");
-        File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        StagedOutput.WriteFile(outPath, path => File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"eval {dir}: {metrics.Count} {what}  accuracy {metrics.Accuracy:P2}  macro-F1 {metrics.MacroF1:F4}  loss {lossSum / metrics.Count:F4}"));
         for (int i = 0; i < k; i++)

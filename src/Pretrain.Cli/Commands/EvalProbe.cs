@@ -156,7 +156,7 @@ public static class EvalProbe
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k["eval_probe_".Length..].Replace('_', ' ')} accuracy {v:F4}"));
         if (outPath is not null)
         {
-            File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            StagedOutput.WriteFile(outPath, path => File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
             stdout.WriteLine($"wrote {outPath}");
         }
         return 0;
