@@ -56,11 +56,19 @@ public sealed class SignalScope : IDisposable
         return scope;
     }
 
-    /// <summary>Marks the training phase: until the result is disposed, a first signal means "finish the step and checkpoint".</summary>
+    /// <summary>
+    /// Marks the training phase: until the result is disposed, a first signal means "finish the step and checkpoint".
+    /// Throws <see cref="OperationCanceledException"/> when a signal already arrived outside training.
+    /// </summary>
     public static IDisposable Training()
     {
         if (Current is not { } scope) return NoOp.Instance;
-        lock (scope._gate) scope._training = true;
+        lock (scope._gate)
+        {
+            // Signalled before training began: the run ends here (exit 128 + n), not with a zero-step "run".
+            if (scope._signal != 0) throw new OperationCanceledException(scope._cancel.Token);
+            scope._training = true;
+        }
         return new Leave(() => { lock (scope._gate) scope._training = false; });
     }
 
