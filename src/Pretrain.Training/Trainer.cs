@@ -123,7 +123,7 @@ public sealed class Trainer(TrainerParts parts)
                 }
                 // The step's one device sync: its loss and the global gradient norm, read together.
                 var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-                var norm = grads.Count == 0 ? zeros(1) : stack(grads.Select(g => g.norm())).norm();   // the L2 norm clipping uses
+                var norm = grads.Count == 0 ? zeros(1, device: total!.device) : stack(grads.Select(g => g.norm())).norm();   // the L2 norm clipping uses
                 var read = stack([total!.to(float64).reshape(1), norm.to(float64).reshape(1)]).cpu().data<double>().ToArray();
                 (stepLoss, gradNorm) = (read[0], read[1]);
                 // Seam (StepGuard): finiteness is checked before the optimizer touches the weights.
