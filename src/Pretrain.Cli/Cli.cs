@@ -93,7 +93,7 @@ public static class Cli
     }
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
+        e is RecipeException or DataException or Pretrain.Core.OutputFolderException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }
