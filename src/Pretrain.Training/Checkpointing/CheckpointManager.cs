@@ -93,6 +93,29 @@ public sealed class CheckpointManager
         return full;
     }
 
+    /// <summary>
+    /// Removes what a killed or failed save left in <paramref name="checkpointsDir"/>: <c>latest.tmp</c>,
+    /// <c>step-N.tmp/</c>, and <c>step-N.replaced.tmp/</c> when step-N itself is complete (otherwise it may be the only
+    /// copy of that step). Only our own temp names; the caller holds the run folder's lock, so no save is under way.
+    /// </summary>
+    public static void RemoveStaleTemps(string checkpointsDir)
+    {
+        if (!Directory.Exists(checkpointsDir))
+            return;
+        string latestTmp = Path.Combine(checkpointsDir, CheckpointNames.Latest + CheckpointNames.TmpSuffix);
+        if (File.Exists(latestTmp))
+            File.Delete(latestTmp);
+        foreach (string path in Directory.EnumerateDirectories(checkpointsDir))
+        {
+            string name = Path.GetFileName(path);
+            if (!CheckpointNames.TryParseTmp(name, out long step))
+                continue;
+            bool replaced = name.EndsWith(".replaced" + CheckpointNames.TmpSuffix, StringComparison.Ordinal);
+            if (!replaced || Directory.Exists(Path.Combine(checkpointsDir, CheckpointNames.Step(step))))
+                TryDelete(path);
+        }
+    }
+
     /// <summary>Complete step folders (not *.tmp), ascending by step, as full paths.</summary>
     public IReadOnlyList<string> List() => ListSteps(_dir).Select(s => s.Path).ToList();
 
