@@ -19,7 +19,7 @@ public static partial class Cli
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--no-export] [--verbose]
           pretrain data synth text|sft --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
-          pretrain export CHECKPOINT --out DIR [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
+          pretrain export CHECKPOINT --out DIR [--overwrite] [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
                           [--external-data-threshold BYTES]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                           [--top-p P] [--seed S]
@@ -27,8 +27,8 @@ public static partial class Cli
           pretrain data prepare jsonl FILES... --out DIR [--text-field text] [--fields a,b,...] [--rows-per-group N] [--shards N]
           pretrain data prepare images DIR --out OUT [--rows-per-group N] [--rows-per-file N] [--seed S]
           pretrain data prepare idx IMAGES.idx[.gz] LABELS.idx[.gz] --out OUT [--rows-per-group N] [--rows-per-file N] [--classes a,b,...]
-          pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]...
-          pretrain import SRC --out DIR [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
+          pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--overwrite] [--min-frequency F] [--special TOKEN]...
+          pretrain import SRC --out DIR [--overwrite] [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
                           [--activation gelu] [--output-name NAME]
                           (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
           pretrain eval CHECKPOINT --data GLOB [--text-column text] [--label-column label] [--batch N]
@@ -115,7 +115,8 @@ public static partial class Cli
     private static partial System.Text.RegularExpressions.Regex FlagColumn();
 
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or Pretrain.Training.NumericalFaultException or WeightsException or OnnxExportException or OnnxImportException
+        e is RecipeException or DataException or Pretrain.Core.OutputFolderException or CheckpointException or Pretrain.Training.NumericalFaultException
+            or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }

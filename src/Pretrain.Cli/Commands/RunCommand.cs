@@ -54,6 +54,7 @@ public static class RunCommand
                 Opset = export.Opset,
                 Dtype = export.Dtype == "fp16" ? OnnxDtype.Fp16 : OnnxDtype.Fp32,
                 WithPast = export.WithPast,
+                Overwrite = true,   // the recipe's own export step replaces its earlier export of ours, nothing else
             });
             foreach (var warning in exported.Warnings)
                 stdout.WriteLine($"warning: {warning}");

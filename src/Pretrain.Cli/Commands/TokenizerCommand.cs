@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pretrain.Core;
 using Pretrain.Data;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Text;
@@ -9,12 +10,14 @@ namespace Pretrain.Cli.Commands;
 /// `pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]... [--column text]`:
 /// trains a byte-level BPE vocabulary (<see cref="BpeTrainer"/>) on text files (UTF-8; a folder means every *.txt below
 /// it) and Parquet files (their text column), and writes vocab.json + merges.txt + tokenizer_config.json, which
-/// recipes load with <c>tokenizer.kind: bpe</c> and <c>tokenizer.path: DIR</c>.
+/// recipes load with <c>tokenizer.kind: bpe</c> and <c>tokenizer.path: DIR</c>, plus manifest.json. DIR must be new,
+/// empty, or (with --overwrite) an earlier tokenizer of ours (<see cref="OutputFolder"/>): vocab files we did not
+/// write are never replaced.
 /// </summary>
 public static class TokenizerCommand
 {
     public const string Usage =
-        "usage: pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--min-frequency F] [--special TOKEN]... [--column text]";
+        "usage: pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--overwrite] [--min-frequency F] [--special TOKEN]... [--column text]";
 
     public static int Execute(ArgList args, TextWriter stdout)
     {
@@ -34,6 +37,7 @@ public static class TokenizerCommand
         int minFrequency = args.Int("--min-frequency", 2);
         var specials = args.Many("--special");
         string column = args.Option("--column") ?? "text";
+        bool overwrite = args.Flag("--overwrite");
         args.RejectUnknown();
         if (vocabSize < 0)
         {
@@ -46,9 +50,12 @@ public static class TokenizerCommand
         }
 
         var files = ExpandInputs(p.Skip(1));
+        // Checked and locked before training, so a refusal costs nothing; written into a temp folder and moved into place.
+        using var output = OutputFolder.Begin(outDir, OutputManifest.Tokenizer, overwrite);
         var sw = Stopwatch.StartNew();
         var tokenizer = BpeTrainer.Train(ReadDocuments(files, column), vocabSize, specials.Count > 0 ? specials : null, minFrequency);
-        tokenizer.Save(outDir);
+        tokenizer.Save(output.Temp);
+        output.Commit();
         stdout.WriteLine($"trained byte-level BPE on {files.Count} file(s) in {sw.Elapsed.TotalSeconds:F1} s: vocabulary {tokenizer.VocabSize} " +
             $"(special tokens {string.Join(", ", tokenizer.SpecialTokens)}), written to {Path.GetFullPath(outDir)}");
         if (tokenizer.VocabSize < vocabSize)

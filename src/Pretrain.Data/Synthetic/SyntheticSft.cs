@@ -94,11 +94,9 @@ public static class SyntheticSft
             return paths;
         }
 
+        var earlier = EarlierShards(manifestPath);   // only shards we wrote may go
         File.Delete(manifestPath);
-        foreach (string stale in Directory.EnumerateFiles(dir, "part-*.parquet").Except(paths))
-        {
-            File.Delete(stale);
-        }
+        Writing.StaleShards.Delete(dir, earlier, paths);
 
         var prompt = new DataField<string>("prompt", true);
         var response = new DataField<string>("response", true);
@@ -135,5 +133,31 @@ public static class SyntheticSft
         File.WriteAllText(manifestTmp, manifest);
         File.Move(manifestTmp, manifestPath, overwrite: true);
         return paths;
+    }
+
+    /// <summary>The shard names an earlier write of ours made here, from its synthetic.json's shard count (none without one).</summary>
+    private static IEnumerable<string> EarlierShards(string manifestPath)
+    {
+        int shards = 0;
+        try
+        {
+            if (File.Exists(manifestPath))
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllText(manifestPath));
+                if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("shards", out var n) && n.TryGetInt32(out int count))
+                {
+                    shards = count;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        // Bounded by what is on disk, whatever the file claims.
+        string dir = Path.GetDirectoryName(manifestPath)!;
+        return Directory.EnumerateFiles(dir, "part-*.parquet").Select(f => Path.GetFileName(f))
+            .Where(name => int.TryParse(name.AsSpan(5, name.Length - 13), NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < shards)
+            .ToList();
     }
 }

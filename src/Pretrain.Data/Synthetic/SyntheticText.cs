@@ -91,11 +91,9 @@ public static class SyntheticText
         }
 
         string manifestPath = Path.Combine(dir, ManifestName);
+        var earlier = ReadManifest(manifestPath)?.Files?.Select(f => f.Name).ToList() ?? [];   // only shards we wrote may go
         File.Delete(manifestPath);
-        foreach (string stale in Directory.EnumerateFiles(dir, "part-*.parquet").Where(p => !names.Contains(Path.GetFileName(p))))
-        {
-            File.Delete(stale);
-        }
+        Writing.StaleShards.Delete(dir, earlier, names);
 
         var files = new List<ManifestFile>();
         for (int s = 0; s < shards; s++)
@@ -127,16 +125,7 @@ public static class SyntheticText
             return false;
         }
 
-        Manifest? found;
-        try
-        {
-            found = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(manifestPath));
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-
+        var found = ReadManifest(manifestPath);
         if (found is null || found.Files is null || !found.SameParameters(wanted) || found.Files.Count != names.Length)
         {
             return false;
@@ -145,6 +134,18 @@ public static class SyntheticText
         var present = Directory.EnumerateFiles(dir, "part-*.parquet").Select(Path.GetFileName).ToHashSet();
         return present.SetEquals(names) && found.Files.All(f =>
             names.Contains(f.Name) && new FileInfo(Path.Combine(dir, f.Name)).Length == f.Bytes);
+    }
+
+    private static Manifest? ReadManifest(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? JsonSerializer.Deserialize<Manifest>(File.ReadAllText(path)) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private sealed record Manifest

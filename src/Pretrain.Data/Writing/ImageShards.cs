@@ -4,8 +4,9 @@ namespace Pretrain.Data.Writing;
 
 /// <summary>
 /// Writes image rows into <c>part-00000.parquet</c>, <c>part-00001.parquet</c>… under one folder (each shard atomic),
-/// removes older <c>part-*.parquet</c> shards that this run did not write, and writes <c>classes.json</c> (a JSON array
-/// of class names, index = label) when names are given.
+/// writes <c>classes.json</c> (a JSON array of class names, index = label) when names are given, and lists what it
+/// wrote in manifest.json; shards (and classes.json) an earlier write listed there and this one did not write are
+/// removed — never a user's files.
 /// </summary>
 public static class ImageShards
 {
@@ -16,6 +17,7 @@ public static class ImageShards
     public static PreparedDataset Write(string outDir, IEnumerable<IReadOnlyList<ImageRow>> shards, int rowsPerGroup, IReadOnlyList<string>? classes)
     {
         Directory.CreateDirectory(outDir);
+        var earlier = StaleShards.ListedIn(outDir);
         var files = new List<string>();
         long rows = 0;
         foreach (var shard in shards)
@@ -26,15 +28,7 @@ public static class ImageShards
             rows += shard.Count;
         }
 
-        var written = files.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
-        foreach (string stale in Directory.EnumerateFiles(outDir, "part-*.parquet"))
-        {
-            if (!written.Contains(Path.GetFileName(stale)))
-            {
-                File.Delete(stale);
-            }
-        }
-
+        StaleShards.Delete(outDir, earlier, files);
         string classesPath = Path.Combine(outDir, "classes.json");
         if (classes is not null)
         {
@@ -42,11 +36,12 @@ public static class ImageShards
             File.WriteAllText(tmp, JsonSerializer.Serialize(classes) + "\n");
             File.Move(tmp, classesPath, overwrite: true);
         }
-        else if (File.Exists(classesPath))
+        else if (earlier.Contains("classes.json"))
         {
             File.Delete(classesPath);
         }
 
+        StaleShards.Record(outDir, classes is null ? files : [.. files, classesPath]);
         return new PreparedDataset(files, rows, classes);
     }
 }

@@ -6,8 +6,8 @@ namespace Pretrain.Data.Writing;
 /// <summary>
 /// Writes rows into <c>part-00000.parquet</c>, <c>part-00001.parquet</c>, … in a folder: consecutive rows per shard
 /// (input order kept), a fixed number of rows per row group, nullable columns. Each file is written under a
-/// temporary name and renamed; shards of an earlier run that the new one does not overwrite are removed, so
-/// running again gives the same folder.
+/// temporary name and renamed; manifest.json lists them, and shards an earlier write listed there that the new one
+/// does not overwrite are removed (a user's files are never), so running again gives the same folder.
 /// </summary>
 public static class ShardedParquetWriter
 {
@@ -28,6 +28,7 @@ public static class ShardedParquetWriter
         string dir = Path.GetFullPath(directory);
         Directory.CreateDirectory(dir);
         int count = Math.Max(1, Math.Min(shards, rows.Count));
+        var earlier = StaleShards.ListedIn(dir);
         var written = new List<string>();
         for (int s = 0; s < count; s++)
         {
@@ -38,11 +39,8 @@ public static class ShardedParquetWriter
             written.Add(path);
         }
 
-        foreach (string stale in Directory.EnumerateFiles(dir, "part-*.parquet").Where(f => !written.Contains(f)).ToList())
-        {
-            File.Delete(stale);
-        }
-
+        StaleShards.Delete(dir, earlier, written);
+        StaleShards.Record(dir, written);
         return written;
     }
 

@@ -24,6 +24,9 @@ public sealed record ExportOptions
     /// <summary>Initializer bytes above which tensors go to model.onnx_data (<c>--external-data-threshold</c>).</summary>
     public long ExternalDataThreshold { get; init; } = DefaultExternalDataThreshold;
 
+    /// <summary>Replaces an earlier export of ours in the output folder (<c>--overwrite</c>); nothing else is ever replaced.</summary>
+    public bool Overwrite { get; init; }
+
     /// <summary>Allowed max |ORT − TorchSharp| relative to max(1, max |logit|); null means the dtype's default.</summary>
     public double? Tolerance { get; init; }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Pretrain.Core;
 using Pretrain.Models.Heads;
 using Pretrain.Models.Text;
 using Pretrain.Models.Vision;
@@ -11,68 +12,69 @@ namespace Pretrain.Onnx.Export;
 /// <summary>
 /// Exports a checkpoint step folder to DESIGN.md's ONNX export folder: model.onnx (+ model.onnx_data), config.json,
 /// tokenizer/ and validation.json, for decoders, encoders (with a classifier head when the checkpoint has one) and
-/// ViTs, by config.json's model_type (<see cref="CheckpointLoader"/>; LoRA adapters merged first). Everything is written into a temporary sibling folder and renamed into place only
-/// after ONNX Runtime has matched TorchSharp, so a failed export leaves no model.onnx behind.
+/// ViTs, by config.json's model_type (<see cref="CheckpointLoader"/>; LoRA adapters merged first), plus manifest.json (the
+/// files we wrote). Everything is written into a temporary sibling folder and put into place only after ONNX Runtime
+/// has matched TorchSharp, so a failed export leaves nothing behind.
 /// </summary>
 public static class OnnxExporter
 {
-    /// <summary>Exports <paramref name="checkpoint"/> (a step folder) into <paramref name="outDir"/>.</summary>
+    /// <summary>
+    /// Exports <paramref name="checkpoint"/> (a step folder) into <paramref name="outDir"/>, which must be new, empty, or
+    /// an earlier export of ours with <see cref="ExportOptions.Overwrite"/> (<see cref="OutputFolder"/>); it is written
+    /// under the output's lock, and a failure leaves the folder as it was.
+    /// </summary>
     public static ExportResult Export(string checkpoint, string outDir, ExportOptions options)
     {
         options.Check();
-        var output = Path.GetFullPath(outDir);
-        CheckOutput(output);
+        using var output = Begin(outDir, options.Overwrite);
         using var model = CheckpointLoader.Load(checkpoint);
         if (model.Decoder is null && options.WithPast)
             throw new OnnxExportException($"--with-past is for decoders; {checkpoint} is a {model.ModelType} {model.Family}. Export it without --with-past.");
         var warnings = new List<string>(model.Notes);
 
-        var parent = Path.GetDirectoryName(output) ?? throw new OnnxExportException($"--out {outDir} has no parent folder.");
-        Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(tmp))
-            Directory.Delete(tmp, recursive: true);
-        Directory.CreateDirectory(tmp);
+        var tmp = output.Temp;
+        var external = WriteModel(model, tmp, options);
+        File.Copy(Path.Combine(checkpoint, "config.json"), Path.Combine(tmp, "config.json"));
+        var tokenizer = Path.Combine(checkpoint, "tokenizer");
+        if (Directory.Exists(tokenizer))
+            CopyFolder(tokenizer, Path.Combine(tmp, "tokenizer"));
+        else
+            warnings.Add($"{checkpoint} has no tokenizer/ folder; the export has none, and `pretrain generate` will need one.");
+
+        var tolerance = options.EffectiveTolerance;
+        var shapes = options.Validate ? Validate(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
+        var report = new ValidationReport
+        {
+            Opset = options.Opset,
+            OrtVersion = options.Validate ? OnnxDecoderSession.RuntimeVersion : "",
+            Dtype = options.Dtype.ToString().ToLowerInvariant(),
+            WithPast = options.WithPast,
+            ExternalData = external,
+            Tolerance = tolerance,
+            Validated = options.Validate,
+            Shapes = shapes,
+        };
+        if (options.Validate && !report.Passed)
+        {
+            var worst = shapes.Where(s => !s.Passed).Select(s =>
+                $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (values up to {s.MaxAbsLogit:G3})");
+            throw new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
+                + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
+        }
+        report.Save(Path.Combine(tmp, "validation.json"));
+        return new ExportResult(output.Commit(), report, warnings);
+    }
+
+    /// <summary>The --out rule, with its refusals as export errors.</summary>
+    private static OutputFolder Begin(string outDir, bool overwrite)
+    {
         try
         {
-            var external = WriteModel(model, tmp, options);
-            File.Copy(Path.Combine(checkpoint, "config.json"), Path.Combine(tmp, "config.json"));
-            var tokenizer = Path.Combine(checkpoint, "tokenizer");
-            if (Directory.Exists(tokenizer))
-                CopyFolder(tokenizer, Path.Combine(tmp, "tokenizer"));
-            else
-                warnings.Add($"{checkpoint} has no tokenizer/ folder; the export has none, and `pretrain generate` will need one.");
-
-            var tolerance = options.EffectiveTolerance;
-            var shapes = options.Validate ? Validate(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
-            var report = new ValidationReport
-            {
-                Opset = options.Opset,
-                OrtVersion = options.Validate ? OnnxDecoderSession.RuntimeVersion : "",
-                Dtype = options.Dtype.ToString().ToLowerInvariant(),
-                WithPast = options.WithPast,
-                ExternalData = external,
-                Tolerance = tolerance,
-                Validated = options.Validate,
-                Shapes = shapes,
-            };
-            if (options.Validate && !report.Passed)
-            {
-                var worst = shapes.Where(s => !s.Passed).Select(s =>
-                    $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (values up to {s.MaxAbsLogit:G3})");
-                throw new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
-                    + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
-            }
-            report.Save(Path.Combine(tmp, "validation.json"));
-            if (Directory.Exists(output))
-                Directory.Delete(output, recursive: true);
-            Directory.Move(tmp, output);
-            return new ExportResult(output, report, warnings);
+            return OutputFolder.Begin(outDir, OutputManifest.OnnxExport, overwrite);
         }
-        finally
+        catch (OutputFolderException e)
         {
-            if (Directory.Exists(tmp))
-                Directory.Delete(tmp, recursive: true);
+            throw new OnnxExportException(e.Message);
         }
     }
 
@@ -129,16 +131,6 @@ public static class OnnxExporter
             ["pretrain.global_pool"] = c.GlobalPool,
         };
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
-    }
-
-    /// <summary>The output folder may be new, empty, or an earlier export (it holds model.onnx); nothing else is replaced.</summary>
-    private static void CheckOutput(string output)
-    {
-        if (File.Exists(output))
-            throw new OnnxExportException($"--out {output} is a file; pass a folder for the export.");
-        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any()
-            && !File.Exists(Path.Combine(output, "model.onnx")))
-            throw new OnnxExportException($"--out {output} is not empty and holds no earlier export (model.onnx); pass a new or empty folder.");
     }
 
     private static void CopyFolder(string from, string to)

@@ -1,3 +1,5 @@
+using Pretrain.Core;
+
 namespace Pretrain.Training.Checkpointing;
 
 /// <summary>
@@ -45,7 +47,7 @@ public sealed class CheckpointManager
         try
         {
             write(tmp);
-            CheckpointManifest.Write(tmp, step, metric);
+            CheckpointManifest.Write(tmp, step, metric, OutputManifest.RunCheckpoint);
             DurableIo.SyncDirectory(tmp);
         }
         catch
@@ -74,42 +76,44 @@ public sealed class CheckpointManager
 
     /// <summary>
     /// Writes one standalone checkpoint folder (what <c>pretrain import</c> makes: a step folder that lives outside a
-    /// run) crash-safely: <paramref name="write"/> fills a hidden sibling <c>.NAME.tmp/</c>, manifest.json is added and
-    /// fsynced, then it is renamed to <paramref name="folder"/>. If <paramref name="write"/> throws, the tmp folder is
-    /// removed and <paramref name="folder"/> is left as it was. An existing folder is replaced only when it is empty
-    /// or an earlier checkpoint (it has manifest.json).
+    /// run) crash-safely into <paramref name="output"/>, whose rules, lock and temp folder <see cref="OutputFolder"/>
+    /// owns: <paramref name="write"/> fills the temp folder, manifest.json (kind imported-checkpoint) is added and
+    /// fsynced, then the folder is put in place. If <paramref name="write"/> throws, nothing of ours is left once
+    /// <paramref name="output"/> is disposed.
     /// </summary>
     /// <returns>The full path of the folder.</returns>
-    public static string SaveFolder(string folder, Action<string> write, long step = 0)
+    public static string SaveFolder(OutputFolder output, Action<string> write, long step = 0)
     {
-        string full = Path.GetFullPath(Path.TrimEndingDirectorySeparator(folder));
-        if (File.Exists(full))
-            throw new CheckpointException($"'{folder}' is a file; pass a folder for the checkpoint.");
-        bool exists = Directory.Exists(full);
-        if (exists && Directory.EnumerateFileSystemEntries(full).Any() && !File.Exists(Path.Combine(full, CheckpointNames.Manifest)))
-            throw new CheckpointException($"'{folder}' is not empty and holds no earlier checkpoint (manifest.json); pass a new or empty folder.");
-        string parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"'{folder}' has no parent folder.");
-        Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, "." + Path.GetFileName(full) + CheckpointNames.TmpSuffix);
-        if (Directory.Exists(tmp))
-            Directory.Delete(tmp, recursive: true);
-        Directory.CreateDirectory(tmp);
-        try
-        {
-            write(tmp);
-            CheckpointManifest.Write(tmp, step, null);
-            DurableIo.SyncDirectory(tmp);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
-        }
-        if (exists)
-            Directory.Delete(full, recursive: true);
-        Directory.Move(tmp, full);
-        DurableIo.SyncDirectory(parent);
+        write(output.Temp);
+        CheckpointManifest.Write(output.Temp, step, null, OutputManifest.ImportedCheckpoint);
+        DurableIo.SyncDirectory(output.Temp);
+        string full = output.Commit();
+        DurableIo.SyncDirectory(full);
+        DurableIo.SyncDirectory(Path.GetDirectoryName(full)!);
         return full;
+    }
+
+    /// <summary>
+    /// Removes what a killed or failed save left in <paramref name="checkpointsDir"/>: <c>latest.tmp</c>,
+    /// <c>step-N.tmp/</c>, and <c>step-N.replaced.tmp/</c> when step-N itself is complete (otherwise it may be the only
+    /// copy of that step). Only our own temp names; the caller holds the run folder's lock, so no save is under way.
+    /// </summary>
+    public static void RemoveStaleTemps(string checkpointsDir)
+    {
+        if (!Directory.Exists(checkpointsDir))
+            return;
+        string latestTmp = Path.Combine(checkpointsDir, CheckpointNames.Latest + CheckpointNames.TmpSuffix);
+        if (File.Exists(latestTmp))
+            File.Delete(latestTmp);
+        foreach (string path in Directory.EnumerateDirectories(checkpointsDir))
+        {
+            string name = Path.GetFileName(path);
+            if (!CheckpointNames.TryParseTmp(name, out long step))
+                continue;
+            bool replaced = name.EndsWith(".replaced" + CheckpointNames.TmpSuffix, StringComparison.Ordinal);
+            if (!replaced || Directory.Exists(Path.Combine(checkpointsDir, CheckpointNames.Step(step))))
+                TryDelete(path);
+        }
     }
 
     /// <summary>Complete step folders (not *.tmp), ascending by step, as full paths.</summary>

@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Pretrain.Core;
 
 namespace Pretrain.Training.Checkpointing;
 
 /// <summary>
-/// manifest.json of a step folder: {"step", "metric", "created_utc", "files": {"rel/path": {"sha256", "bytes"}}}.
-/// Written after the caller filled the folder (hashing and fsyncing each file); checked before any load.
+/// manifest.json of a step folder: {"tool": "pretrain", "kind", "step", "metric", "created_utc", "files": {"rel/path": {"sha256", "bytes"}}}.
+/// Written after the caller filled the folder (hashing and fsyncing each file); checked before any load. tool and
+/// kind (<see cref="OutputManifest"/>: a run's "checkpoint" or an "imported-checkpoint") say the folder is ours.
 /// </summary>
 internal sealed record CheckpointManifest(long Step, double? Metric, string CreatedUtc, IReadOnlyDictionary<string, CheckpointManifest.Entry> Files)
 {
@@ -15,7 +17,7 @@ internal sealed record CheckpointManifest(long Step, double? Metric, string Crea
 
     /// <summary>Hashes and fsyncs every file under <paramref name="dir"/>, then writes and fsyncs manifest.json.
     /// A non-finite metric (a diverged eval) is stored as null, so keep-best ignores it.</summary>
-    public static CheckpointManifest Write(string dir, long step, double? metric)
+    public static CheckpointManifest Write(string dir, long step, double? metric, string kind = OutputManifest.RunCheckpoint)
     {
         var files = new SortedDictionary<string, Entry>(StringComparer.Ordinal);
         foreach (string relative in FilesIn(dir))
@@ -35,6 +37,8 @@ internal sealed record CheckpointManifest(long Step, double? Metric, string Crea
             using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
             {
                 json.WriteStartObject();
+                json.WriteString("tool", OutputManifest.Tool);
+                json.WriteString("kind", kind);
                 json.WriteNumber("step", manifest.Step);
                 if (manifest.Metric is { } value)
                     json.WriteNumber("metric", value);

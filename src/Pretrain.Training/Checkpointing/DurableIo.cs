@@ -21,12 +21,21 @@ internal static class DurableIo
     public static void ReplaceText(string path, string text)
     {
         string tmp = path + CheckpointNames.TmpSuffix;
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch
+        {
+            // e.g. a full disk: leave no latest.tmp behind (a killed process leaves one; the next run removes it)
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
         SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 

@@ -34,7 +34,8 @@ public sealed class MiniLmImportCommandTests
         using var session = OnnxEncoderSession.Open(AssemblyResources.Read(dll, MiniLmPackage.ModelResource), "MiniLM", threads: 2);
         Assert.True(EncoderOutputs.Check(model, session) <= 1e-4);
 
-        // Importing again replaces the earlier import.
-        Assert.Equal(0, CliRunner.Run("import", dll, "--out", dir["minilm"]).Code);
+        // Importing again replaces the earlier import only with --overwrite.
+        Assert.Equal(1, CliRunner.Run("import", dll, "--out", dir["minilm"]).Code);
+        Assert.Equal(0, CliRunner.Run("import", dll, "--out", dir["minilm"], "--overwrite").Code);
     }
 }
