@@ -1,11 +1,16 @@
+using Pretrain.Core;
+using Pretrain.Data.Writing;
+
 namespace Pretrain.Cli;
 
 /// <summary>
 /// The output folder of a data command, written first into a staging folder of ours beside it
 /// (<c>.NAME.partial-PID</c>) and moved into place only when complete, so a signal or failure mid-way leaves the
-/// --out folder as it was. <see cref="Commit"/> moves every staged file into --out (replacing same-named files) and
-/// removes <c>part-*.parquet</c> files there that the new write did not produce — the rule the shard writers apply
-/// to their own folder. Disposing deletes the staging folder if it is still there (it is ours: we created it).
+/// --out folder as it was. The --out rule (docs/outputs-and-locks.md) holds: a file already in --out is replaced or
+/// removed only when an earlier data write of ours recorded it (<see cref="OwnedFiles"/>); a folder holding shards
+/// or classes.json we did not write is refused before any work, and any other collision before anything moves.
+/// <see cref="Commit"/> moves every staged file into --out and removes the shards our earlier write listed that the
+/// new one did not produce. Disposing deletes the staging folder if it is still there (it is ours: we created it).
 /// </summary>
 public sealed class StagedOutput : IDisposable
 {
@@ -15,6 +20,13 @@ public sealed class StagedOutput : IDisposable
     {
         Final = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
         if (File.Exists(Final)) throw new UsageException($"--out {outDir} is a file; give a folder.");
+        var owned = OwnedFiles.In(Final);
+        if (Directory.Exists(Final) && Directory.EnumerateFiles(Final)
+                .Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault(n => n is not null && (n.StartsWith("part-", StringComparison.Ordinal) || n == "classes.json") && !owned.Contains(n)) is { } foreign)
+        {
+            throw new OutputFolderException($"--out {Final} holds {foreign}, which pretrain did not write (no manifest.json of ours lists it); " +
+                "move it away or choose an empty folder — a data command replaces only files of its own.");
+        }
         Staging = Path.Combine(Path.GetDirectoryName(Final)!, $".{Path.GetFileName(Final)}.partial-{Environment.ProcessId}");
         if (Directory.Exists(Staging)) Directory.Delete(Staging, recursive: true);   // ours, from a process with this pid
         Directory.CreateDirectory(Staging);
@@ -35,8 +47,14 @@ public sealed class StagedOutput : IDisposable
         Directory.CreateDirectory(Final);
         var staged = Directory.EnumerateFiles(Staging, "*", SearchOption.AllDirectories).ToList();
         var names = staged.Select(f => Path.GetRelativePath(Staging, f)).ToHashSet(StringComparer.Ordinal);
-        foreach (var stale in Directory.EnumerateFiles(Final, "part-*.parquet").Where(f => !names.Contains(Path.GetFileName(f))))
-            File.Delete(stale);
+        var owned = OwnedFiles.In(Final);
+        if (names.FirstOrDefault(n => File.Exists(Path.Combine(Final, n)) && !owned.Contains(n)) is { } collision)
+        {
+            throw new OutputFolderException($"--out {Final} holds {collision}, which pretrain did not write; nothing was changed there. " +
+                "Move it away or choose an empty folder.");
+        }
+        foreach (var stale in owned.Where(n => n.StartsWith("part-", StringComparison.Ordinal) && !names.Contains(n)))
+            File.Delete(Path.Combine(Final, stale));   // a shard our earlier write listed that this one did not produce
         foreach (var file in staged)
         {
             string target = Path.Combine(Final, Path.GetRelativePath(Staging, file));

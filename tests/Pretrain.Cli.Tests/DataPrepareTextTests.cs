@@ -74,6 +74,33 @@ public sealed class DataPrepareTextTests
     }
 
     [Fact]
+    public void A_users_shards_in_out_are_neither_replaced_nor_removed()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["in"]);
+        File.WriteAllText(dir["in/a.txt"], "One.\n\nTwo.\n\nThree.\n");
+        Directory.CreateDirectory(dir["user"]);
+        File.WriteAllText(dir["user/part-00000.parquet"], "mine");
+        File.WriteAllText(dir["user/part-00007.parquet"], "mine too");
+
+        // A folder holding shards we did not write is refused before any work; nothing in it changes.
+        var (code, _, stderr) = CliRunner.Run("data", "prepare", "text", dir["in"], "--out", dir["user"]);
+        Assert.Equal(1, code);
+        Assert.Contains("part-00000.parquet", stderr);
+        Assert.Contains("did not write", stderr);
+        Assert.Equal(["part-00000.parquet", "part-00007.parquet"], Directory.GetFiles(dir["user"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("mine", File.ReadAllText(dir["user/part-00000.parquet"]));
+
+        // A user's file beside our own earlier output survives a rerun that removes our stale shards.
+        (code, _, stderr) = CliRunner.Run("data", "prepare", "text", dir["in"], "--out", dir["out"], "--shards", "3", "--rows-per-group", "1");
+        Assert.True(code == 0, stderr);
+        File.WriteAllText(dir["out/notes.txt"], "keep");
+        (code, _, stderr) = CliRunner.Run("data", "prepare", "text", dir["in"], "--out", dir["out"], "--shards", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(["manifest.json", "notes.txt", "part-00000.parquet"], Directory.GetFiles(dir["out"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task JsonlFieldsGetInferredTypes()
     {
         using var dir = new TempDir();
