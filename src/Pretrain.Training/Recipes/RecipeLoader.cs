@@ -31,6 +31,8 @@ public static class RecipeLoader
         "data.prefetch",
         "data.eval.max_batches",
         "objective.exact_match_rows",
+        "train.on_nonfinite",          // a run stopped on a non-finite step may resume skipping such steps
+        "train.max_skipped_steps",
     ];
 
     /// <summary>Reads, overrides, binds and validates a recipe file. Messages name the path as given.</summary>

@@ -43,6 +43,13 @@ public sealed class RecipeResumeTests
     }
 
     [Fact]
+    public void A_run_stopped_on_a_nonfinite_step_may_resume_skipping_them()
+    {
+        var skipping = Saved with { Train = Saved.Train with { OnNonfinite = "skip", MaxSkippedSteps = 5 } };
+        Assert.Empty(RecipeLoader.ForbiddenResumeChanges(Saved, skipping));
+    }
+
+    [Fact]
     public void Allowed_keys_exist_in_the_schema()
     {
         var text = RecipeLoader.ToYaml(Saved);
