@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Pretrain.Data.Sampling;
+using Pretrain.Models.Sizing;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
@@ -71,7 +72,10 @@ public static class RecipeRunner
         var resumeState = from is null ? null : CheckpointReader.LoadState(from.Directory, from.Step);
         var context = new TaskContext(recipe, runDir, device,
             resumeState is null ? null : DataCursor.FromJson(resumeState.Cursor.GetRawText()));
-        using var task = TrainingTasks.Create(context);
+        ITrainingTask created;
+        using (ModelMemory.Training(device.type == DeviceType.CPU ? "cpu" : device.ToString()))
+            created = TrainingTasks.Create(context); // models are refused before they are built if they cannot fit
+        using var task = created;
         var model = task.Model;
         var data = recipe.Data;
 
