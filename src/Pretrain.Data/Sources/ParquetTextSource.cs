@@ -368,6 +368,22 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 
     private static async Task<ParquetReader> OpenReaderAsync(string path, string configKey, CancellationToken cancellationToken)
     {
+        var reader = await OpenFooterAsync(path, configKey, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ParquetFooterCheck.Check(path, reader.Metadata, ByteSource.IsUrl(path) ? null : new FileInfo(path).Length, Remove(configKey));
+        }
+        catch
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return reader;
+    }
+
+    private static async Task<ParquetReader> OpenFooterAsync(string path, string configKey, CancellationToken cancellationToken)
+    {
         try
         {
             return await Retry.ExecuteAsync(
@@ -436,6 +452,12 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         if (tail.SequenceEqual("PARE"u8))
         {
             throw new DataException($"{path} is an encrypted Parquet file, which is not supported. {fix}");
+        }
+
+        if (head.SequenceEqual(Magic) && !tail.SequenceEqual(Magic))
+        {
+            throw new DataException($"{path} is truncated or damaged: it starts as Parquet but does not end with the footer "
+                + $"magic 'PAR1' ({stream.Length} bytes; a partial copy or an interrupted write?). Copy or write it again, or {Remove(configKey)}.");
         }
 
         if (!head.SequenceEqual(Magic) || !tail.SequenceEqual(Magic))
