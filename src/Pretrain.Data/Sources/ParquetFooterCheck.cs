@@ -19,6 +19,8 @@ internal static class ParquetFooterCheck
     {
         if (meta?.RowGroups is not { } groups)
             throw new DataException($"{path}: the footer lists no row groups; it is damaged. Re-write the file or {fix}.");
+        if (meta.Schema is not { Count: > 1 })
+            throw new DataException($"{path}: the footer declares no columns; it is damaged. Re-write the file or {fix}.");
         for (int g = 0; g < groups.Count; g++)
         {
             string? problem = Problem(groups[g], fileBytes);

@@ -248,9 +248,10 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
-            string reasons = first is null
+            string reasons = (first is null
                 ? $"{e.GetType().Name}: {e.Message}"
-                : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}";
+                : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}")
+                .ReplaceLineEndings(" "); // library messages (ParquetSharp's C++ ones) span lines; ours is one
             if (BadData.Skips)
             {
                 BadData.SkipRowGroup(path, rowGroup, $"column '{Column}' is corrupt or unreadable ({reasons})");
@@ -372,6 +373,13 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         try
         {
             ParquetFooterCheck.Check(path, reader.Metadata, ByteSource.IsUrl(path) ? null : new FileInfo(path).Length, Remove(configKey));
+            _ = reader.Schema; // built from the footer's flat schema list; a damaged one throws ArgumentException
+        }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException)
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+            throw new DataException($"{path}: its schema cannot be read ({e.Message.ReplaceLineEndings(" ")}); the footer is damaged. "
+                + $"Re-write the file or {Remove(configKey)}.", e);
         }
         catch
         {
@@ -395,7 +403,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
             throw new DataException(
-                $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message}); its footer may be damaged. " +
+                $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); its footer may be damaged. " +
                 $"Re-write the file or {Remove(configKey)}.", e);
         }
     }
@@ -463,6 +471,11 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         if (!head.SequenceEqual(Magic) || !tail.SequenceEqual(Magic))
         {
             throw new DataException($"{path} is not a Parquet file (bad magic; expected 'PAR1' at start and end). {fix}");
+        }
+
+        if (ParquetThriftCheck.Problem(path) is { } problem)
+        {
+            throw new DataException($"{path}: {problem}; the file is truncated or damaged. Copy or write it again, or {Remove(configKey)}.");
         }
     }
 

@@ -50,7 +50,8 @@ internal static class RecipeLoaderLimits
                             anchorSizes[scalar.Anchor.Value] = 1;
                         break;
                     case AnchorAlias alias:
-                        // An alias to an anchor still open (a recursive structure) counts what is known so far.
+                        if (open.Any(o => o.Anchor == alias.Value.Value))
+                            return ($"has an alias *{alias.Value.Value} inside its own anchor (a structure that contains itself)", alias.Start.Line);
                         total += anchorSizes.TryGetValue(alias.Value.Value, out long size) ? size : 1;
                         break;
                 }

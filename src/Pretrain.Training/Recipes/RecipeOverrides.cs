@@ -49,6 +49,7 @@ internal static class RecipeOverrides
         {
             return $"{origin}: invalid YAML value: {e.Message}";
         }
+
         foreach (var node in value.AllNodes)
             origins[node] = origin;
 

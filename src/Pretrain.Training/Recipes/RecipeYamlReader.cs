@@ -26,6 +26,7 @@ internal static class RecipeYamlReader
         {
             throw new RecipeException($"{sourceName}:{e.Start.Line}: invalid YAML: {e.Message}", e);
         }
+
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
     }
 

@@ -59,4 +59,14 @@ public sealed class RecipeSizeLimitTests
         var r = RecipeLoader.Parse("name: x\ndata:\n  train:\n    files: &f [a.parquet, b.parquet]\n  eval:\n    files: *f\n", "r.yaml");
         Assert.Equal(["a.parquet", "b.parquet"], r.Data.Eval!.Files!);
     }
+
+    /// <summary>Fuzz crasher: a value that contains itself made YamlDotNet's AllNodes recurse until it gave up.</summary>
+    [Fact]
+    public void A_recursive_alias_is_refused_naming_the_key()
+    {
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse("name: x\n", "r.yaml", ["data.train.files=&a [*a]"]));
+        Assert.StartsWith("--set data.train.files=&a [*a]: the value has an alias *a inside its own anchor", e.Message);
+        e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse("name: x\nx: &a [1, *a]\n", "self.yaml"));
+        Assert.StartsWith("self.yaml:2:", e.Message);
+    }
 }
