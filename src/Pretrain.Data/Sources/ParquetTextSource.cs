@@ -485,7 +485,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         var field = schema.Fields.FirstOrDefault(f => f.Name == column);
         if (field is null)
         {
-            string columns = string.Join(", ", schema.Fields.Select(f => f.Name));
+            string columns = string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ");
             throw new DataException($"{path} has no column '{column}'; columns: {columns}. Set {configKey}.token_column.");
         }
 
@@ -511,7 +511,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         var field = schema.Fields.FirstOrDefault(f => f.Name == column);
         if (field is null)
         {
-            string columns = string.Join(", ", schema.Fields.Select(f => f.Name));
+            string columns = string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ");
             throw new DataException($"{path} has no column '{column}'; columns: {columns}. Set {configKey}.text_column.");
         }
 
