@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Pretrain.Core;
 using Pretrain.Data.Sampling;
+using Pretrain.Models.Sizing;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
@@ -74,16 +75,19 @@ public static class RecipeRunner
         random.manual_seed(train.Seed);
         var device = ResolveDevice(train.Device);
 
-        var resumeState = from is null ? null : TrainerState.Load(Path.Combine(from.Directory, "trainer_state.json"));
+        var resumeState = from is null ? null : CheckpointReader.LoadState(from.Directory, from.Step);
         var context = new TaskContext(recipe, runDir, device,
             resumeState is null ? null : DataCursor.FromJson(resumeState.Cursor.GetRawText()));
-        using var task = TrainingTasks.Create(context);
+        ITrainingTask created;
+        using (ModelMemory.Training(device.type == DeviceType.CPU ? "cpu" : device.ToString()))
+            created = TrainingTasks.Create(context); // models are refused before they are built if they cannot fit
+        using var task = created;
         var model = task.Model;
         var data = recipe.Data;
 
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), task.Decays, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
             recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
-        TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, task, optimizer);
+        TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, from.Step, task, optimizer);
 
         using var metrics = new MetricsLog(runDir, state?.Step ?? 0);
         var (bestMetric, bestHigher) = BestMetricOf(train, task);

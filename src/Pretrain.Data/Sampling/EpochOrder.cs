@@ -14,6 +14,17 @@ namespace Pretrain.Data.Sampling;
 /// </summary>
 public sealed class EpochOrder
 {
+    /// <summary>
+    /// Most rows in one unit (row group): its permutation is an int per row (128 MiB at the bound), and readers hold
+    /// one row group's values. Sources refuse larger row groups naming the file (see ParquetFooterCheck); real
+    /// writers use far fewer (PyArrow: at most 1 Mi rows by default).
+    /// </summary>
+    public const int MaxUnitRows = 1 << 25;
+
+    /// <summary>Most rows in one shuffle window, whose rows are permuted together (256 MiB at the bound).</summary>
+    public const int MaxWindowRows = 1 << 26;
+
+
     private readonly IReadOnlyList<RowGroupRef> _units;
     private readonly int[] _order;     // position in the epoch -> index into _units
     private readonly long[] _starts;   // first global position of each ordered unit (length = units + 1)
@@ -30,6 +41,12 @@ public sealed class EpochOrder
             throw new ArgumentOutOfRangeException(nameof(shuffleWindow), $"shuffle window must be at least 1 (got {shuffleWindow}).");
         }
 
+        foreach (var u in units)
+        {
+            if (u.Rows is < 0 or > MaxUnitRows)
+                throw new ArgumentOutOfRangeException(nameof(units), $"row group {u.RowGroup} of file {u.File} has {u.Rows} rows; 0..{MaxUnitRows} allowed.");
+        }
+
         _units = units;
         _shuffle = shuffle;
         _window = shuffle ? shuffleWindow : 1;
@@ -44,6 +61,17 @@ public sealed class EpochOrder
         for (int i = 0; i < units.Count; i++)
         {
             _starts[i + 1] = _starts[i] + units[_order[i]].Rows;
+        }
+
+        for (int first = 0; _window > 1 && first < units.Count; first += _window)
+        {
+            long rows = _starts[Math.Min(units.Count, first + _window)] - _starts[first];
+            if (rows > MaxWindowRows)
+            {
+                throw new DataException($"A shuffle window of {_window} row groups holds {rows:N0} rows here (window {first / _window} "
+                    + $"of epoch {epoch}); at most {MaxWindowRows:N0} rows are permuted together in memory. Lower "
+                    + "data.train.shuffle_window.");
+            }
         }
     }
 

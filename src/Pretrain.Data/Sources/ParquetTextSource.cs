@@ -257,9 +257,10 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
-            string reasons = first is null
+            string reasons = (first is null
                 ? $"{e.GetType().Name}: {e.Message}"
-                : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}";
+                : $"Parquet.Net: {first.GetType().Name}: {first.Message}; ParquetSharp: {e.GetType().Name}: {e.Message}")
+                .ReplaceLineEndings(" "); // library messages (ParquetSharp's C++ ones) span lines; ours is one
             if (BadData.Skips)
             {
                 BadData.SkipRowGroup(path, rowGroup, $"column '{Column}' is corrupt or unreadable ({reasons})");
@@ -339,6 +340,29 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
 
     private static async Task<ParquetReader> OpenReaderAsync(string path, string configKey, CancellationToken cancellationToken)
     {
+        var reader = await OpenFooterAsync(path, configKey, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ParquetFooterCheck.Check(path, reader.Metadata, ByteSource.IsUrl(path) ? null : new FileInfo(path).Length, Remove(configKey));
+            _ = reader.Schema; // built from the footer's flat schema list; a damaged one throws ArgumentException
+        }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException)
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+            throw new DataException($"{path}: its schema cannot be read ({e.Message.ReplaceLineEndings(" ")}); the footer is damaged. "
+                + $"Re-write the file or {Remove(configKey)}.", e);
+        }
+        catch
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return reader;
+    }
+
+    private static async Task<ParquetReader> OpenFooterAsync(string path, string configKey, CancellationToken cancellationToken)
+    {
         try
         {
             return await Retry.ExecuteAsync(
@@ -350,7 +374,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
             throw new DataException(
-                $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message}); its footer may be damaged. " +
+                $"{path} could not be opened as Parquet ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); its footer may be damaged. " +
                 $"Re-write the file or {Remove(configKey)}.", e);
         }
     }
@@ -409,9 +433,20 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
             throw new DataException($"{path} is an encrypted Parquet file, which is not supported. {fix}");
         }
 
+        if (head.SequenceEqual(Magic) && !tail.SequenceEqual(Magic))
+        {
+            throw new DataException($"{path} is truncated or damaged: it starts as Parquet but does not end with the footer "
+                + $"magic 'PAR1' ({stream.Length} bytes; a partial copy or an interrupted write?). Copy or write it again, or {Remove(configKey)}.");
+        }
+
         if (!head.SequenceEqual(Magic) || !tail.SequenceEqual(Magic))
         {
             throw new DataException($"{path} is not a Parquet file (bad magic; expected 'PAR1' at start and end). {fix}");
+        }
+
+        if (ParquetThriftCheck.Problem(path) is { } problem)
+        {
+            throw new DataException($"{path}: {problem}; the file is truncated or damaged. Copy or write it again, or {Remove(configKey)}.");
         }
     }
 
@@ -421,7 +456,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         var field = schema.Fields.FirstOrDefault(f => f.Name == column);
         if (field is null)
         {
-            string columns = string.Join(", ", schema.Fields.Select(f => f.Name));
+            string columns = string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ");
             throw new DataException($"{path} has no column '{column}'; columns: {columns}. Set {configKey}.token_column.");
         }
 
@@ -447,7 +482,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         var field = schema.Fields.FirstOrDefault(f => f.Name == column);
         if (field is null)
         {
-            string columns = string.Join(", ", schema.Fields.Select(f => f.Name));
+            string columns = string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ");
             throw new DataException($"{path} has no column '{column}'; columns: {columns}. Set {configKey}.text_column.");
         }
 

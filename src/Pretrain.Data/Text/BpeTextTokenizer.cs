@@ -116,6 +116,11 @@ public sealed class BpeTextTokenizer : ITextTokenizer, ISpecialTokens
         foreach (string merge in model.Merges)
         {
             int space = merge.IndexOf(' ', StringComparison.Ordinal);
+            if (space < 0)
+            {
+                throw new DataException($"{source}: merge '{merge}' is not two tokens separated by a space; merges.txt may be damaged.");
+            }
+
             string joined = string.Concat(merge.AsSpan(0, space), merge.AsSpan(space + 1));
             if (model.ByteLevel && !vocab.ContainsKey(joined))
             {

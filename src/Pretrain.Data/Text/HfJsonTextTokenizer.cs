@@ -112,7 +112,7 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
                 bool lower = lowerCase ?? NormalizerLowercases(root);
                 return WordPieceTextTokenizer.FromVocab(lines, eosToken, lower, specials, file,
                     Str(model, "unk_token") ?? "[UNK]", Str(model, "continuing_subword_prefix") ?? "##",
-                    model.TryGetProperty("max_input_chars_per_word", out var max) && max.ValueKind == JsonValueKind.Number ? max.GetInt32() : 100);
+                    model.TryGetProperty("max_input_chars_per_word", out var max) && max.TryGetInt32(out int maxChars) ? maxChars : 100);
         }
     }
 
@@ -128,7 +128,8 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
                 {
                     merges.Add(merge.GetString()!);
                 }
-                else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2)
+                else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
+                    && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
                 {
                     string a = merge[0].GetString()!, b = merge[1].GetString()!;
                     if (a.Contains(' ', StringComparison.Ordinal) || b.Contains(' ', StringComparison.Ordinal))

@@ -89,6 +89,11 @@ public sealed class WordPieceTextTokenizer : ITextTokenizer, ISpecialTokens
             throw new DataException($"{source} holds no tokens; a WordPiece vocabulary has one token per line.");
         }
 
+        if (maxInputCharsPerWord <= 0)
+        {
+            throw new DataException($"{source}: max_input_chars_per_word is {maxInputCharsPerWord}; it must be positive (BERT uses 100).");
+        }
+
         string[] specials = [.. (specialTokens ?? []).Where(s => s != eosToken).Distinct(StringComparer.Ordinal)];
         var options = new BertOptions
         {

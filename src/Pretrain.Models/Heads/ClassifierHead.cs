@@ -1,3 +1,4 @@
+using Pretrain.Models.Sizing;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -19,6 +20,7 @@ public sealed class ClassifierHead : Module<Tensor, Tensor>
             throw new ArgumentException($"A classifier needs positive sizes; got in {inDim}, classes {numClasses}.");
         if (dropout is < 0 or >= 1 || double.IsNaN(dropout))
             throw new ArgumentException($"Classifier dropout ({dropout}) must be in [0, 1).", nameof(dropout));
+        ModelMemory.EnsureFits($"The classifier head ({inDim} → {numClasses} classes)", inDim, 0, numClasses);
         fc = Linear(inDim, numClasses);
         _dropout = dropout;
         NumClasses = numClasses;

@@ -1,3 +1,4 @@
+using Pretrain.Models.Sizing;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -21,6 +22,7 @@ public sealed class ProjectionHead : Module<Tensor, Tensor>
         var hidden = hiddenDim ?? inDim;
         if (inDim <= 0 || hidden <= 0 || outDim <= 0)
             throw new ArgumentException($"A projection head needs positive sizes; got in {inDim}, hidden {hidden}, out {outDim}.");
+        ModelMemory.EnsureFits($"The projection head ({inDim} → {hidden} → {outDim})", inDim, hidden, outDim);
         fc1 = Linear(inDim, hidden);
         fc2 = Linear(hidden, outDim);
         RegisterComponents();

@@ -1,3 +1,4 @@
+using Pretrain.Models.Sizing;
 using Pretrain.Models.Modules;
 using Pretrain.Models.Peft;
 using TorchSharp;
@@ -29,6 +30,7 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
     {
         config.Validate();
         lora?.Validate(config.NumLayers);
+        ModelMemory.EnsureFits(config, lora);
         Config = config;
         Lora = lora;
         var d = config.EmbedDim;

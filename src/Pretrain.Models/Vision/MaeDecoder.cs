@@ -1,3 +1,4 @@
+using Pretrain.Models.Sizing;
 using Pretrain.Models.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -28,6 +29,7 @@ public sealed class MaeDecoder : Module<Tensor, Tensor, Tensor>
     {
         encoder.Validate();
         config.Validate();
+        ModelMemory.EnsureMaeDecoderFits(encoder, config);
         Config = config;
         _prefix = encoder.ClassToken ? 1 : 0;
         var dd = config.EmbedDim;

@@ -1,3 +1,4 @@
+using Pretrain.Models.Sizing;
 using Pretrain.Models.Modules;
 using Pretrain.Models.Peft;
 using TorchSharp;
@@ -27,6 +28,7 @@ public sealed class VisionTransformer : Module<Tensor, Tensor>
     {
         config.Validate();
         lora?.Validate(config.NumLayers);
+        ModelMemory.EnsureFits(config, lora);
         Config = config;
         Lora = lora;
         var d = config.EmbedDim;

@@ -52,12 +52,19 @@ internal sealed class SafetensorsHeader
         return new SafetensorsHeader(entries, metadata, dataStart);
     }
 
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static (List<SafetensorsEntry>, Dictionary<string, string>) Parse(byte[] json, string path, long dataLength)
     {
         JsonDocument document;
         try
         {
+            _ = StrictUtf8.GetCharCount(json); // JsonDocument defers UTF-8 checks of strings until they are read
             document = JsonDocument.Parse(json);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new WeightsException($"{path}: the safetensors header is not valid UTF-8. The file is corrupt or not safetensors.", e);
         }
         catch (JsonException e)
         {

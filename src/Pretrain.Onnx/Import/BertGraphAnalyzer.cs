@@ -130,13 +130,13 @@ internal static partial class BertGraphAnalyzer
 
         var config = new EncoderLmConfig
         {
-            VocabSize = checked((int)Rows(g, word)),
-            MaxSeqLen = checked((int)Rows(g, position)),
-            TypeVocabSize = type is null ? 0 : checked((int)Rows(g, type)),
-            EmbedDim = checked((int)d),
+            VocabSize = Size(Rows(g, word), "the word embedding rows", source),
+            MaxSeqLen = Size(Rows(g, position), "the position embedding rows", source),
+            TypeVocabSize = type is null ? 0 : Size(Rows(g, type), "the token type embedding rows", source),
+            EmbedDim = Size(d, "the hidden size", source),
             NumLayers = layers,
             NumHeads = heads,
-            MlpHiddenDim = ffn == 4 * d ? null : checked((int)ffn),
+            MlpHiddenDim = ffn == 4 * d ? null : Size(ffn, "the MLP width", source),
             NormEps = eps,
             PostNorm = postNorm,
             Pooler = pooler.Count == 1,
@@ -166,7 +166,7 @@ internal static partial class BertGraphAnalyzer
         if (found is not long h)
             throw Fail(source, "cannot infer the number of attention heads (no head-splitting Reshape or score scale found); pass --num-heads.");
         inferred.Add($"heads {h} (from {split!.Value.From}, head_dim {d / h})");
-        return checked((int)h);
+        return Size(h, "the number of attention heads", source);
     }
 
     private static double Epsilon(BertImportOptions options, List<OnnxLayerNorm> norms, string source, List<string> inferred)
@@ -237,4 +237,10 @@ internal static partial class BertGraphAnalyzer
     private static partial System.Text.RegularExpressions.Regex HfName();
 
     private static OnnxImportException Fail(string source, string message) => new($"{source}: {message}");
+
+    /// <summary>A dimension read from initializer shapes as an int; a damaged model can declare any long.</summary>
+    private static int Size(long value, string what, string source) =>
+        value is > 0 and <= int.MaxValue
+            ? (int)value
+            : throw new OnnxImportException($"{source}: {what} ({value}) is not a usable size; the model is damaged.");
 }

@@ -28,6 +28,7 @@ public static class BertOnnxImporter
     public static BertImportResult Import(byte[] model, string source, string? baseDirectory, BertImportOptions? options = null)
     {
         var proto = Parse(model, source);
+        OnnxNodeArity.Check(proto.Graph, source);
         var data = new OnnxTensorData(source, baseDirectory);
         var g = new OnnxGraphIndex(proto.Graph, data);
         var layout = BertGraphAnalyzer.Analyze(g, source, options ?? new BertImportOptions());
@@ -38,7 +39,8 @@ public static class BertOnnxImporter
         {
             foreach (var (hf, (init, transpose)) in layout.Tensors)
             {
-                var stored = data.Float32(g.Initializers[init]);
+                var stored = data.Float32(g.Initializers.TryGetValue(init, out var initializer) ? initializer
+                    : throw new OnnxImportException($"{source}: '{init}', used as {hf}, is not an initializer of the graph; the model is damaged."));
                 if (transpose)
                 {
                     using (stored)

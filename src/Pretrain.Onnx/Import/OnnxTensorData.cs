@@ -28,10 +28,10 @@ internal sealed class OnnxTensorData(string source, string? baseDirectory)
             DataType.Double => ScalarType.Float64,
             _ => throw new OnnxImportException($"{source}: initializer '{t.Name}' has element type {type}; only float32, float16, bfloat16 and float64 weights can be imported."),
         };
+        var bytes = Bytes(t, n, scalar == ScalarType.Float64 ? 8 : scalar == ScalarType.Float32 ? 4 : 2); // checks the length first
         var tensor = torch.empty(shape, scalar);
         try
         {
-            var bytes = Bytes(t, n, scalar == ScalarType.Float64 ? 8 : scalar == ScalarType.Float32 ? 4 : 2);
             bytes.CopyTo(tensor.bytes);
             if (scalar == ScalarType.Float32)
                 return tensor;
@@ -96,7 +96,9 @@ internal sealed class OnnxTensorData(string source, string? baseDirectory)
         {
             if (d < 0)
                 throw new OnnxImportException($"{source}: initializer '{t.Name}' has a negative dimension ({d}).");
-            n = checked(n * d);
+            if (d > 0 && n > long.MaxValue / 8 / d)
+                throw new OnnxImportException($"{source}: initializer '{t.Name}' has dimensions [{string.Join(", ", t.Dims)}] whose product overflows; the model is damaged.");
+            n *= d;
         }
         return n;
     }

@@ -19,10 +19,44 @@ public static class CheckpointReader
         return HfDecoderLayout.ConfigFromJson(json);
     }
 
-    /// <summary>Loads weights, optimizer moments and RNG of a verified step folder; returns the trainer state.</summary>
-    public static TrainerState Restore(string stepDir, ITrainingTask task, AdamW optimizer)
+    /// <summary>
+    /// trainer_state.json of a verified step folder, with its counters checked: the step must be the folder's
+    /// (step-00000400 holds step 400; a folder outside a run, its manifest's step) and no counter may be negative.
+    /// The manifest only proves the files are the ones written; this catches a hand edit or a bad writer.
+    /// </summary>
+    /// <exception cref="CheckpointException">A value is out of range; the message names the file and the value.</exception>
+    public static TrainerState LoadState(string stepDir, long expectedStep)
     {
-        var state = TrainerState.Load(Path.Combine(stepDir, "trainer_state.json"));
+        string path = Path.Combine(stepDir, "trainer_state.json");
+        TrainerState state;
+        try
+        {
+            state = TrainerState.Load(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CheckpointException(e.Message, e);
+        }
+        string? problem = state switch
+        {
+            { Step: < 0 } => $"step {state.Step} is negative",
+            _ when state.Step != expectedStep => $"step {state.Step} is not the step of its folder ({expectedStep})",
+            { OptimizerSteps: < 0 } => $"optimizer_steps {state.OptimizerSteps} is negative",
+            { TokensSeen: < 0 } => $"tokens_seen {state.TokensSeen} is negative",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new CheckpointException($"{path}: {problem}; the checkpoint was edited or damaged. "
+                + "Restore it from a backup, or resume from an earlier step folder");
+        }
+        return state;
+    }
+
+    /// <summary>Loads weights, optimizer moments and RNG of a verified step folder; returns the trainer state.</summary>
+    public static TrainerState Restore(string stepDir, long expectedStep, ITrainingTask task, AdamW optimizer)
+    {
+        var state = LoadState(stepDir, expectedStep);
         task.LoadModel(stepDir);
         using (NewDisposeScope())
         {

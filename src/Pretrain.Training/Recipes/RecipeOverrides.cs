@@ -37,15 +37,19 @@ internal static class RecipeOverrides
                 + "e.g. --set optimizer.lr=3e-4";
         }
 
+        string valueText = text[(eq + 1)..].Trim();
+        if (RecipeLoaderLimits.Check(valueText) is var (problem, _))
+            return $"{origin}: the value {problem}.";
         YamlNode value;
         try
         {
-            value = ParseValue(text[(eq + 1)..].Trim());
+            value = ParseValue(valueText);
         }
         catch (YamlException e)
         {
             return $"{origin}: invalid YAML value: {e.Message}";
         }
+
         foreach (var node in value.AllNodes)
             origins[node] = origin;
 

@@ -14,6 +14,8 @@ internal static class RecipeYamlReader
     /// <summary>The root node of the single document, or null for an empty file.</summary>
     public static YamlNode? Read(string yaml, string sourceName)
     {
+        if (RecipeLoaderLimits.Check(yaml) is var (problem, line))
+            throw new RecipeException($"{sourceName}:{line}: the recipe {problem}.");
         CheckEvents(yaml, sourceName);
         var stream = new YamlStream();
         try
@@ -24,6 +26,7 @@ internal static class RecipeYamlReader
         {
             throw new RecipeException($"{sourceName}:{e.Start.Line}: invalid YAML: {e.Message}", e);
         }
+
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
     }
 

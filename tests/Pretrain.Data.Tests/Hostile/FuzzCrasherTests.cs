@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Text;
+using Pretrain.Data.Sources;
+using Pretrain.Data.Text;
+using Pretrain.Data.Writing;
+
+namespace Pretrain.Data.Tests.Hostile;
+
+/// <summary>Inputs tools/fuzz found crashing or hanging, rebuilt here from valid files: each now gets one line naming the file.</summary>
+public sealed class FuzzCrasherTests
+{
+    private static byte[] Valid(TempDir dir)
+    {
+        string good = dir.File("good.parquet");
+        TextParquetWriter.Write(good, ["a", "b", "c", "d", "e"], 3);
+        return File.ReadAllBytes(good);
+    }
+
+    private static void AssertRefused(string path)
+    {
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<DataException>(() => ParquetTextSource.Open([path], "text"));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Contains(path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            Assert.False(inner is ArgumentOutOfRangeException or IndexOutOfRangeException or NullReferenceException, inner.ToString());
+    }
+
+    [Fact]
+    public void A_footer_cut_inside_a_value_is_refused_before_Parquet_Net_reads_past_its_end()
+    {
+        using var dir = new TempDir();
+        var bytes = Valid(dir);
+        var (start, footer) = ParquetFooter.Split(bytes);
+        string path = dir.File("cut-footer.parquet");
+        File.WriteAllBytes(path, ParquetFooter.Join(bytes, start, footer[..(footer.Length / 2)]));
+        AssertRefused(path);
+    }
+
+    [Fact]
+    public void A_schema_element_with_more_children_than_follow_is_refused()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("children.parquet");
+        File.WriteAllBytes(path, ParquetFooter.WithIntegers(Valid(dir), new Dictionary<string, long> { ["2[0].5"] = 50 }));
+        AssertRefused(path);
+    }
+
+    [Fact]
+    public void A_footer_longer_than_the_file_is_refused()
+    {
+        using var dir = new TempDir();
+        var bytes = Valid(dir);
+        BitConverter.GetBytes(int.MaxValue).CopyTo(bytes, bytes.Length - 8);
+        string path = dir.File("long-footer.parquet");
+        File.WriteAllBytes(path, bytes);
+        AssertRefused(path);
+    }
+
+    [Fact]
+    public void A_bpe_merge_without_a_pair_names_the_file()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("vocab.json"), """{"a": 0, "b": 1, "ab": 2, "<|endoftext|>": 3}""");
+        File.WriteAllText(dir.File("merges.txt"), "#version: 0.2\nab\n");
+        var e = Assert.Throws<DataException>(() => BpeTextTokenizer.Load(dir.Path, "<|endoftext|>"));
+        Assert.Contains(dir.Path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_tokenizer_json_merge_pair_that_is_not_two_strings_names_the_file()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [[null, "b"]]}}""", Encoding.UTF8);
+        var e = Assert.Throws<DataException>(() => HfJsonTextTokenizer.Load(path, "a"));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("[a, b] pairs", e.Message);
+    }
+
+    [Fact]
+    public void A_wordpiece_tokenizer_json_with_a_non_positive_word_length_names_the_file()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "WordPiece", "max_input_chars_per_word": 0, "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}}}""");
+        var e = Assert.Throws<DataException>(() => HfJsonTextTokenizer.Load(path, "[SEP]"));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("max_input_chars_per_word is 0", e.Message);
+        Assert.Null(e.InnerException);
+    }
+}
