@@ -17,6 +17,11 @@ namespace Pretrain.Models.Modules;
 /// </summary>
 public static class ActivationCheckpoint
 {
+    private static long _recomputations;
+
+    /// <summary>Block recomputations this process has run in backward (diagnostics: tests and benchmarks read it).</summary>
+    public static long Recomputations => Interlocked.Read(ref _recomputations);
+
     /// <summary>
     /// <paramref name="block"/>(<paramref name="x"/>, <paramref name="extras"/>) with its activations recomputed in
     /// backward. The extra inputs (attention masks, positions; null allowed) take no gradient; the node keeps its own
@@ -129,6 +134,7 @@ public static class ActivationCheckpoint
         public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
         {
             DisposeReturned();
+            Interlocked.Increment(ref _recomputations);
             var call = (Call)ctx.get_data(CallKey);
             var saved = ctx.get_saved_variables();
             var outerRng = call.Replay();

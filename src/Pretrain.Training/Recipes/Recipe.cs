@@ -295,4 +295,8 @@ public sealed record TrainSection
     public string? BestMetric { get; init; }
     /// <summary>min or max for train.best_metric (null: inferred from its name: *loss* and *perplexity* min, *accuracy* and *f1* max).</summary>
     public string? BestMode { get; init; }
+    /// <summary>Recompute the blocks' activations in backward instead of keeping them: less memory, ~⅓ more compute (docs/activation-checkpointing.md).</summary>
+    public bool ActivationCheckpointing { get; init; }
+    /// <summary>With activation_checkpointing: checkpoint every k-th block (blocks 0, k, 2k, …); 1 = every block.</summary>
+    public int ActivationCheckpointingEvery { get; init; } = 1;
 }

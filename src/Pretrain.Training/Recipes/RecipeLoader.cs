@@ -31,6 +31,8 @@ public static class RecipeLoader
         "data.prefetch",
         "data.eval.max_batches",
         "objective.exact_match_rows",
+        "train.activation_checkpointing",        // memory for time; the same gradients on CPU (docs/activation-checkpointing.md)
+        "train.activation_checkpointing_every",
     ];
 
     /// <summary>Reads, overrides, binds and validates a recipe file. Messages name the path as given.</summary>
