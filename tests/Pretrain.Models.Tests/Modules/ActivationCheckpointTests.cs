@@ -4,6 +4,7 @@ using Pretrain.Models.Tests.Peft;
 using Pretrain.Models.Text;
 using Pretrain.Models.Vision;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Pretrain.Models.Tests.Modules;
