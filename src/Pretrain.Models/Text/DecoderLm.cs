@@ -21,16 +21,20 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
     private readonly ModuleList<DecoderBlock> blocks;
     private readonly Module<Tensor, Tensor> norm;   // final norm
     private readonly Linear? lm_head;               // (V, C), only when embeddings are not tied
+    private readonly ActivationCheckpointing? _checkpointing;
 
     /// <param name="config">Model shape.</param>
     /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
-    public DecoderLm(DecoderLmConfig config, LoraConfig? lora = null) : base(nameof(DecoderLm))
+    /// <param name="checkpointing">Which blocks recompute their activations in backward; null keeps them all.</param>
+    public DecoderLm(DecoderLmConfig config, LoraConfig? lora = null, ActivationCheckpointing? checkpointing = null) : base(nameof(DecoderLm))
     {
         config.Validate();
         lora?.Validate(config.NumLayers);
+        checkpointing?.Validate();
         ModelMemory.EnsureFits(config, lora);
         Config = config;
         Lora = lora;
+        _checkpointing = checkpointing;
         tok_embed = Embedding(config.VocabSize, config.EmbedDim);
         pos_embed = config.IsLlama ? null : Embedding(config.MaxSeqLen, config.EmbedDim);
         blocks = new ModuleList<DecoderBlock>();
@@ -66,8 +70,14 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
         if (pos_embed is not null)
             x = x + pos_embed.call(position_ids ?? torch.arange(t, ScalarType.Int64, input_ids.device)); // (B, T, C) + (B|1, T, C)
         x = functional.dropout(x, Config.Dropout, training);
-        foreach (var block in blocks)
-            x = attn_mask is null && position_ids is null ? block.call(x) : block.forward(x, attn_mask, position_ids);
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            if (_checkpointing?.Applies(i) == true)   // mask and positions go through the node as extras
+                x = ActivationCheckpoint.Run((h, e) => block.forward(h, e[0], e[1]), x, [attn_mask, position_ids], block.parameters(), training);
+            else
+                x = attn_mask is null && position_ids is null ? block.call(x) : block.forward(x, attn_mask, position_ids);
+        }
         x = norm.call(x);
         // Tied: the head is the token embedding matrix itself, so there is one parameter, not two.
         return lm_head is null ? functional.linear(x, tok_embed.weight!) : lm_head.call(x); // (B, T, V)

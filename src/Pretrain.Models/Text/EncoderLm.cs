@@ -23,16 +23,20 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
     private readonly ModuleList<EncoderBlock> blocks;
     private readonly LayerNorm? norm;       // final norm, pre-LN only
     private readonly Linear? pooler;        // (C, C), tanh on the first token
+    private readonly ActivationCheckpointing? _checkpointing;
 
     /// <param name="config">Model shape.</param>
     /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
-    public EncoderLm(EncoderLmConfig config, LoraConfig? lora = null) : base(nameof(EncoderLm))
+    /// <param name="checkpointing">Which blocks recompute their activations in backward; null keeps them all.</param>
+    public EncoderLm(EncoderLmConfig config, LoraConfig? lora = null, ActivationCheckpointing? checkpointing = null) : base(nameof(EncoderLm))
     {
         config.Validate();
         lora?.Validate(config.NumLayers);
+        checkpointing?.Validate();
         ModelMemory.EnsureFits(config, lora);
         Config = config;
         Lora = lora;
+        _checkpointing = checkpointing;
         var d = config.EmbedDim;
         tok_embed = Embedding(config.VocabSize, d);
         pos_embed = Embedding(config.MaxSeqLen, d);
@@ -71,8 +75,13 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
             x = x + (token_type_ids is null ? type_embed.weight![0] : type_embed.call(token_type_ids)); // segment 0 by default
         x = functional.dropout(embed_norm.call(x), Config.Dropout, training);
         var mask = attention_mask is null ? null : BidirectionalSelfAttention.KeyPaddingMask(attention_mask, x.dtype); // (B, 1, 1, T)
-        foreach (var block in blocks)
-            x = block.call(x, mask);
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            x = _checkpointing?.Applies(i) == true   // the padding mask goes through the node as an extra
+                ? ActivationCheckpoint.Run((h, e) => block.call(h, e[0]), x, [mask], block.parameters(), training)
+                : block.call(x, mask);
+        }
         return norm is null ? x : norm.call(x);
     }
 

@@ -24,13 +24,19 @@ public sealed class MaeDecoder : Module<Tensor, Tensor, Tensor>
     private readonly Linear pred;          // dd -> p·p·C
 
     private readonly int _prefix;
+    private readonly ActivationCheckpointing? _checkpointing;
 
-    public MaeDecoder(VitConfig encoder, MaeDecoderConfig config) : base(nameof(MaeDecoder))
+    /// <param name="encoder">The encoder's shape (patch grid, width, class token).</param>
+    /// <param name="config">Decoder shape.</param>
+    /// <param name="checkpointing">Which decoder blocks recompute their activations in backward; null keeps them all.</param>
+    public MaeDecoder(VitConfig encoder, MaeDecoderConfig config, ActivationCheckpointing? checkpointing = null) : base(nameof(MaeDecoder))
     {
         encoder.Validate();
         config.Validate();
+        checkpointing?.Validate();
         ModelMemory.EnsureMaeDecoderFits(encoder, config);
         Config = config;
+        _checkpointing = checkpointing;
         _prefix = encoder.ClassToken ? 1 : 0;
         var dd = config.EmbedDim;
         var eps = config.NormEps ?? encoder.NormEps;
@@ -66,8 +72,13 @@ public sealed class MaeDecoder : Module<Tensor, Tensor, Tensor>
         if (_prefix > 0)
             tokens = torch.cat([x[.., ..1], tokens], 1);                    // (B, 1 + N, dd)
         tokens = tokens + pos_embed;
-        foreach (var block in blocks)
-            tokens = block.call(tokens, null);
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            tokens = _checkpointing?.Applies(i) == true
+                ? ActivationCheckpoint.Run((h, _) => block.call(h, null), tokens, [], block.parameters(), training)
+                : block.call(tokens, null);
+        }
         return pred.call(norm.call(tokens))[.., _prefix..];                 // (B, N, p·p·C)
     }
 

@@ -21,16 +21,21 @@ public sealed class VisionTransformer : Module<Tensor, Tensor>
     private readonly Tensor pos_embed;    // (1, [1+]N, d): Parameter (learned) or buffer (sincos)
     private readonly ModuleList<EncoderBlock> blocks;
     private readonly LayerNorm norm;
+    private readonly ActivationCheckpointing? _checkpointing;
 
     /// <param name="config">Model shape.</param>
     /// <param name="lora">LoRA settings: the projections it targets are built as <see cref="LoraLinear"/>; null for none.</param>
-    public VisionTransformer(VitConfig config, LoraConfig? lora = null) : base(nameof(VisionTransformer))
+    /// <param name="checkpointing">Which blocks recompute their activations in backward; null keeps them all.</param>
+    public VisionTransformer(VitConfig config, LoraConfig? lora = null, ActivationCheckpointing? checkpointing = null)
+        : base(nameof(VisionTransformer))
     {
         config.Validate();
         lora?.Validate(config.NumLayers);
+        checkpointing?.Validate();
         ModelMemory.EnsureFits(config, lora);
         Config = config;
         Lora = lora;
+        _checkpointing = checkpointing;
         var d = config.EmbedDim;
         patch_embed = Conv2d(config.NumChannels, d, config.PatchSize, stride: config.PatchSize);
         cls_token = config.ClassToken ? new Parameter(torch.zeros(1, 1, d)) : null;
@@ -128,8 +133,13 @@ public sealed class VisionTransformer : Module<Tensor, Tensor>
             x = torch.cat([cls, x], 1);
         }
         x = functional.dropout(x, Config.Dropout, training);
-        foreach (var block in blocks)
-            x = block.call(x, null);
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var block = blocks[i];
+            x = _checkpointing?.Applies(i) == true
+                ? ActivationCheckpoint.Run((h, _) => block.call(h, null), x, [], block.parameters(), training)
+                : block.call(x, null);
+        }
         return norm.call(x);
     }
 }

@@ -295,6 +295,10 @@ public sealed record TrainSection
     public string? BestMetric { get; init; }
     /// <summary>min or max for train.best_metric (null: inferred from its name: *loss* and *perplexity* min, *accuracy* and *f1* max).</summary>
     public string? BestMode { get; init; }
+    /// <summary>Recompute the blocks' activations in backward instead of keeping them: less memory, ~⅓ more compute (docs/activation-checkpointing.md).</summary>
+    public bool ActivationCheckpointing { get; init; }
+    /// <summary>With activation_checkpointing: checkpoint every k-th block (blocks 0, k, 2k, …); 1 = every block.</summary>
+    public int ActivationCheckpointingEvery { get; init; } = 1;
     /// <summary>A step whose loss or gradients are not finite: stop (the run ends naming the step) or skip (no update, counted).</summary>
     public string OnNonfinite { get; init; } = "stop";
     /// <summary>Consecutive skipped steps (on_nonfinite skip, or a loss scaler's) after which the run stops.</summary>

@@ -31,6 +31,8 @@ public static class RecipeLoader
         "data.prefetch",
         "data.eval.max_batches",
         "objective.exact_match_rows",
+        "train.activation_checkpointing",        // memory for time; the same gradients on CPU (docs/activation-checkpointing.md)
+        "train.activation_checkpointing_every",
         "train.on_nonfinite",          // a run stopped on a non-finite step may resume skipping such steps
         "train.max_skipped_steps",
     ];

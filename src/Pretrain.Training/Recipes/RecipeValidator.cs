@@ -329,6 +329,9 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         {
             Add("train.best_mode", $"is needed for train.best_metric '{m2}': say min (lower is better) or max");
         }
+        if (AtLeast("train.activation_checkpointing_every", t.ActivationCheckpointingEvery, 1)
+            && t.ActivationCheckpointingEvery != 1 && !t.ActivationCheckpointing)
+            Add("train.activation_checkpointing_every", "has no effect without train.activation_checkpointing: true; set that too, or remove this key");
     }
 
     /// <summary>min for *loss* and *perplexity*/*ppl* metrics, max for *accuracy* and *f1*; null when the name does not say.</summary>

@@ -57,7 +57,7 @@ public sealed class ClassifyTask : ITrainingTask
         var config = ctx.InitDir is { } init ? ClassifierCheckpoint.ReadEncoderConfig(init) : MaskedLmTask.EncoderConfig(recipe.Model, tokenizer);
         if (recipe.Train.SeqLen > config.MaxSeqLen)
             throw new RecipeException($"train.seq_len ({recipe.Train.SeqLen}) exceeds the encoder's {config.MaxSeqLen} positions{(ctx.InitDir is null ? "" : $" ({ctx.InitDir}/config.json)")}; lower train.seq_len.");
-        var encoder = new EncoderLm(config, ctx.Lora);
+        var encoder = new EncoderLm(config, ctx.Lora, ctx.ActivationCheckpointing);
         encoder.InitializeWeights(recipe.Train.Seed);
         if (ctx.InitDir is { } dir)
             LoadBase(encoder, dir);

@@ -40,7 +40,7 @@ public sealed class DecoderTaskModel
         var recipe = ctx.Recipe;
         var tokenizer = ctx.Tokenizer;
         var config = ctx.InitDir is { } init ? CheckpointReader.ReadDecoderConfig(init) : CausalLmTask.ModelConfig(recipe.Model, tokenizer);
-        var model = new DecoderLm(config, ctx.Lora);
+        var model = new DecoderLm(config, ctx.Lora, ctx.ActivationCheckpointing);
         model.InitializeWeights(recipe.Train.Seed);
         if (ctx.InitDir is { } dir)
             LoadBase(model, dir);

@@ -46,7 +46,7 @@ public sealed class ImageClassifyTask : ITrainingTask
         var r = ctx.Recipe;
         // With init, the checkpoint fixes the ViT's shape (the recipe's model sizes are ignored, as for text).
         var config = ctx.InitDir is { } init ? ReadConfig(init) : ImageData.VitConfig(r.Model);
-        var vit = new VisionTransformer(config, ctx.Lora);
+        var vit = new VisionTransformer(config, ctx.Lora, ctx.ActivationCheckpointing);
         vit.InitializeWeights(r.Train.Seed);
         string note = ctx.InitDir is { } dir ? ImageClassifierCheckpoint.LoadEncoder(vit, dir) : "";
         torch.manual_seed(r.Train.Seed + 1);

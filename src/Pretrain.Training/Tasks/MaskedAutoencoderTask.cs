@@ -48,9 +48,9 @@ public sealed class MaskedAutoencoderTask : ITrainingTask
         var config = ImageData.VitConfig(r.Model);
         var decoderConfig = new MaeDecoderConfig { EmbedDim = r.Objective.DecoderDim, NumLayers = r.Objective.DecoderLayers, NumHeads = r.Objective.DecoderHeads };
         TaskModels.Validate(decoderConfig.Validate);
-        var vit = new VisionTransformer(config);
+        var vit = new VisionTransformer(config, checkpointing: ctx.ActivationCheckpointing);
         vit.InitializeWeights(r.Train.Seed);
-        var decoder = new MaeDecoder(config, decoderConfig);
+        var decoder = new MaeDecoder(config, decoderConfig, ctx.ActivationCheckpointing);
         decoder.InitializeWeights(r.Train.Seed + 1);
         vit.to(ctx.Device);
         decoder.to(ctx.Device);

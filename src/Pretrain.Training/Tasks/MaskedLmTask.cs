@@ -58,7 +58,7 @@ public sealed class MaskedLmTask : ITrainingTask
         var tokenizer = ctx.Tokenizer;
         if (tokenizer is not ISpecialTokens { MaskId: { } mask, ClsId: not null, SepId: not null })
             throw new RecipeException("objective.kind mlm needs [CLS], [SEP] and [MASK] tokens: use a wordpiece vocabulary, or add tokenizer.special_tokens: ['[CLS]', '[SEP]', '[MASK]', '[PAD]'] (byte/bpe).");
-        var encoder = new EncoderLm(EncoderConfig(recipe.Model, tokenizer));
+        var encoder = new EncoderLm(EncoderConfig(recipe.Model, tokenizer), checkpointing: ctx.ActivationCheckpointing);
         encoder.InitializeWeights(recipe.Train.Seed);
         encoder.to(ctx.Device);
         var masking = new MlmMasking

@@ -49,7 +49,7 @@ public sealed class SimClrTask : ITrainingTask
         if (r.Init is not null || r.Lora is not null)
             throw new RecipeException("objective.kind simclr trains from random weights; remove init and lora.");
         var config = ImageData.VitConfig(r.Model);
-        var vit = new VisionTransformer(config);
+        var vit = new VisionTransformer(config, checkpointing: ctx.ActivationCheckpointing);
         vit.InitializeWeights(r.Train.Seed);
         var head = new ProjectionHead(config.EmbedDim, config.EmbedDim, r.Objective.ProjectionDim);
         using (var gen = new Generator((ulong)r.Train.Seed + 2))

@@ -67,7 +67,7 @@ public sealed class SimCseTask : ITrainingTask
             : MaskedLmTask.EncoderConfig(r.Model, tokenizer);
         if (r.Train.SeqLen > config.MaxSeqLen)
             throw new RecipeException($"train.seq_len ({r.Train.SeqLen}) exceeds the encoder's {config.MaxSeqLen} positions{(ctx.InitDir is null ? "" : $" ({ctx.InitDir}/config.json)")}; lower train.seq_len.");
-        var encoder = new EncoderLm(config);
+        var encoder = new EncoderLm(config, checkpointing: ctx.ActivationCheckpointing);
         encoder.InitializeWeights(r.Train.Seed);
         if (ctx.InitDir is { } dir)
         {

@@ -55,6 +55,11 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         UseRslora = l.UseRslora,
     } : null;
 
+    /// <summary>Which blocks recompute their activations in backward (train.activation_checkpointing; null: none).</summary>
+    public Pretrain.Models.Modules.ActivationCheckpointing? ActivationCheckpointing => Recipe.Train.ActivationCheckpointing
+        ? new Pretrain.Models.Modules.ActivationCheckpointing { Every = Recipe.Train.ActivationCheckpointingEvery }
+        : null;
+
     /// <summary>Train files, and separate eval files when data.eval names its own (null: held-out fraction or none).</summary>
     public (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval) Files => _files ??= ResolveFiles();
 
