@@ -58,7 +58,6 @@ public sealed class Trainer(TrainerParts parts)
             best = (null, null);
         }
         Dictionary<string, double>? lastEval = resume?.LastEval;
-        var parameters = model.parameters().Where(p => p.requires_grad).ToList();
 
         parts.Observer.OnStart(step, train.MaxSteps);
         var wall = Stopwatch.StartNew();
@@ -117,7 +116,7 @@ public sealed class Trainer(TrainerParts parts)
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
-                gradNorm = train.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, train.GradClip) : double.NaN;
+                gradNorm = train.GradClip > 0 ? opt.ClipGradNorm(train.GradClip) : double.NaN;
                 opt.step();
                 opt.zero_grad();
                 stepLoss = total!.item<float>();
