@@ -86,24 +86,46 @@ public sealed class AdamW : IDisposable
             // Normally one run per group; a parameter without a gradient splits it so it is left untouched.
             foreach (var (offset, count) in group.Runs(s => s.Present))
             {
-                long decayed = Math.Min(offset + count, group.DecayEnd) - offset;
-                if (decayed > 0 && _weightDecay != 0)
-                {
-                    using var d = group.Values.narrow(0, offset, decayed);
-                    d.mul_(1 - LearningRate * _weightDecay);
-                }
-                using var p = group.Values.narrow(0, offset, count);
-                using var g = group.Grads.narrow(0, offset, count);
-                using var m = group.ExpAvg.narrow(0, offset, count);
-                using var v = group.ExpAvgSq.narrow(0, offset, count);
-                // The same kernels, in the same order and with the same scalars, as PerParameterAdamW.
-                m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
-                v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-                using var denom = v.sqrt().div_(sqrtBc2).add_(_eps);
-                p.addcdiv_(m, denom, value: -stepSize);
+                long chunk = ChunkElements(group.Values);
+                for (long start = offset; start < offset + count; start += chunk)
+                    Update(group, start, Math.Min(chunk, offset + count - start), stepSize, sqrtBc2);
             }
         }
     }
+
+    /// <summary>The AdamW update of elements [start, start + count) of a group.</summary>
+    private void Update(FlatGroup group, long start, long count, double stepSize, double sqrtBc2)
+    {
+        long decayed = Math.Min(start + count, group.DecayEnd) - start;
+        if (decayed > 0 && _weightDecay != 0)
+        {
+            using var d = group.Values.narrow(0, start, decayed);
+            d.mul_(1 - LearningRate * _weightDecay);
+        }
+        using var p = group.Values.narrow(0, start, count);
+        using var g = group.Grads.narrow(0, start, count);
+        using var m = group.ExpAvg.narrow(0, start, count);
+        using var v = group.ExpAvgSq.narrow(0, start, count);
+        // The same kernels, in the same order and with the same scalars, as PerParameterAdamW.
+        m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
+        v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
+        using var denom = v.sqrt().div_(sqrtBc2).add_(_eps);
+        p.addcdiv_(m, denom, value: -stepSize);
+    }
+
+    /// <summary>
+    /// Elements per kernel sweep. On CPU the buffers are walked in chunks whose five arrays (values, gradients, two
+    /// moments, the denominator) stay in cache across the update's kernels and whose temporaries are small enough
+    /// to be reused by the allocator; a whole-buffer sweep streamed every kernel through memory and was slower than
+    /// the per-parameter optimizer (docs/optimizer.md). On an accelerator one sweep per run: launches are the cost.
+    /// </summary>
+    private static long ChunkElements(Tensor buffer) => buffer.device_type == DeviceType.CPU ? CpuChunkElements : long.MaxValue;
+
+    /// <summary>64 Ki elements: 5 × 256 KiB of fp32 per chunk.</summary>
+    private const long CpuChunkElements = 1L << 16;
+
+    /// <summary>1 Mi elements: the squares' temporary is 4 MiB of fp32.</summary>
+    private const long CpuNormChunkElements = 1L << 20;
 
     /// <summary>
     /// Zeroes the gradient buffers (one fill each). Gradients stay bound to the buffers, so the next backward
@@ -118,8 +140,8 @@ public sealed class AdamW : IDisposable
     /// Scales the gradients so that their global 2-norm is at most <paramref name="maxNorm"/>, as
     /// <c>torch.nn.utils.clip_grad_norm_</c> (coefficient maxNorm / (norm + 1e-6), clamped at 1); returns the norm
     /// before clipping, 0 when no parameter has a gradient. One multiply per buffer; the norm is a sum of squares
-    /// per bucket (libtorch's fp32 sum is a cascade sum; its fp32 norm kernel over a long buffer is not, and was
-    /// 3e-5 relative off on 57k elements), so a temporary is one bucket, never a whole buffer.
+    /// per bucket, per CPU chunk (libtorch's fp32 sum is a cascade sum; its fp32 norm kernel over a long buffer is
+    /// not, and was 3e-5 relative off on 57k elements), so a temporary is one chunk or bucket, never a whole buffer.
     /// </summary>
     public double ClipGradNorm(double maxNorm)
     {
@@ -131,16 +153,21 @@ public sealed class AdamW : IDisposable
         var sums = new List<Tensor>(FlatGradients.Count);
         foreach (var bucket in FlatGradients)
         {
-            var g = bucket.Gradients;
-            using var wide = g.dtype is ScalarType.Float32 or ScalarType.Float64 ? null : g.to_type(ScalarType.Float32);
-            using var squares = (wide ?? g).square();
-            sums.Add(squares.sum().to_type(ScalarType.Float64).to(device));
+            long chunk = bucket.Gradients.device_type == DeviceType.CPU ? CpuNormChunkElements : long.MaxValue;
+            for (long start = 0; start < bucket.Count; start += chunk)
+            {
+                using var g = bucket.Gradients.narrow(0, start, Math.Min(chunk, bucket.Count - start));
+                using var wide = g.dtype is ScalarType.Float32 or ScalarType.Float64 ? null : g.to_type(ScalarType.Float32);
+                using var squares = (wide ?? g).square();
+                sums.Add(squares.sum().to_type(ScalarType.Float64).to(device));
+            }
         }
         var total = (sums.Count == 1 ? sums[0] : stack(sums).sum()).sqrt();
         var coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
         using (no_grad())
         {
-            foreach (var group in _groups) group.Grads.mul_(coef.to(group.Grads.device));
+            // In the buffer's dtype: a float64 factor sends libtorch's multiply down its slow casting path (~10× here).
+            foreach (var group in _groups) group.Grads.mul_(coef.to(group.Grads.device).to_type(group.Grads.dtype));
         }
         return total.item<double>();
     }
