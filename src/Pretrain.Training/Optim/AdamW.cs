@@ -7,8 +7,8 @@ namespace Pretrain.Training.Optim;
 /// <summary>
 /// AdamW (Loshchilov &amp; Hutter 2019) over flat buffers. The trainable parameters of each (dtype, device) pair
 /// become views of one contiguous buffer, and so do their gradients and the two moments; an update is a handful of
-/// kernels over whole buffers, <see cref="zero_grad"/> is one fill per buffer and <see cref="ClipGradNorm"/> one
-/// norm. Decoupled weight decay applies only to the parameters chosen for it (they lead each buffer, so decay is
+/// kernels over whole buffers (over cache-sized chunks of them on CPU), <see cref="zero_grad"/> is one fill per
+/// buffer and <see cref="ClipGradNorm"/> one global norm with one multiply per buffer. Decoupled weight decay applies only to the parameters chosen for it (they lead each buffer, so decay is
 /// one multiply over a prefix). State is still keyed by parameter name (optimizer.safetensors), the learning rate
 /// is set per step by the schedule, and on CPU in fp32 every value is bitwise what <see cref="PerParameterAdamW"/>
 /// computes. docs/optimizer.md describes the layout and the gradient-presence rule.
