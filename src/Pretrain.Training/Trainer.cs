@@ -58,7 +58,6 @@ public sealed class Trainer(TrainerParts parts)
             best = (null, null);
         }
         Dictionary<string, double>? lastEval = resume?.LastEval;
-        var parameters = model.parameters().Where(p => p.requires_grad).ToList();
         var guard = new StepGuard(train.OnNonfinite, train.MaxSkippedSteps, resume?.SkippedSteps ?? 0, resume?.ConsecutiveSkippedSteps ?? 0);
 
         parts.Observer.OnStart(step, train.MaxSteps);
@@ -121,20 +120,15 @@ public sealed class Trainer(TrainerParts parts)
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
-                // The step's one device sync: its loss and the global gradient norm, read together.
-                var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-                var norm = grads.Count == 0 ? zeros(1, device: total!.device) : stack(grads.Select(g => g.norm())).norm();   // the L2 norm clipping uses
-                var read = stack([total!.to(float64).reshape(1), norm.to(float64).reshape(1)]).cpu().data<double>().ToArray();
+                // The step's one device sync: its loss and the global gradient norm over the flat gradient buffer, read together.
+                var norm = opt.GradNorm();
+                var read = stack([total!.to(float64).reshape(1), norm.to(float64).to(total.device).reshape(1)]).cpu().data<double>().ToArray();
                 (stepLoss, gradNorm) = (read[0], read[1]);
                 // Seam (StepGuard): finiteness is checked before the optimizer touches the weights.
                 applied = guard.Admit(step + 1, stepLoss, gradNorm);
                 if (applied)
                 {
-                    if (train.GradClip > 0 && gradNorm > train.GradClip)
-                    {
-                        double scale = train.GradClip / (gradNorm + 1e-6);
-                        foreach (var g in grads) g.mul_(scale);
-                    }
+                    if (train.GradClip > 0) opt.ClipGradients(gradNorm, train.GradClip);   // as clip_grad_norm_, from the norm read above
                     opt.step();
                 }
                 opt.zero_grad();

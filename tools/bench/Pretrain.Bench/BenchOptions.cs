@@ -20,15 +20,19 @@ public sealed record BenchOptions
     /// <summary>The recipe the quickstart shape is read from.</summary>
     public string? QuickstartRecipe { get; init; }
 
+    /// <summary>Benchmark the optimizer step (flat vs per-parameter AdamW) instead of training throughput.</summary>
+    public bool Optimizer { get; init; }
+
     /// <summary>Only the shapes whose name is listed (null: all).</summary>
     public IReadOnlyList<string>? Models { get; init; }
 
     public const string Usage = """
-        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml]
+        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml] [--optimizer]
           --threads  torch threads for all measurements (default: Environment.ProcessorCount)
           --repeats  interleaved repeats; medians are reported (default 3, --quick 2)
           --quick    about a minute on 2 cores: fewer timed windows per repeat
           --window   steps per timed window = the trainer's log_every (default 5)
+          --optimizer  time one optimizer step (clip + AdamW + zero_grad), flat vs per-parameter (default 7 repeats)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -45,6 +49,7 @@ public sealed record BenchOptions
                 "--threads" => o with { Threads = Positive(Value()) },
                 "--repeats" => o with { Repeats = (repeats = Positive(Value())).Value },
                 "--quick" => o with { Quick = true },
+                "--optimizer" => o with { Optimizer = true },
                 "--window" => o with { Window = Positive(Value()) },
                 "--recipe" => o with { QuickstartRecipe = Value() },
                 "--models" => o with { Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
@@ -52,7 +57,8 @@ public sealed record BenchOptions
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'.\n{Usage}"),
             };
         }
-        if (o.Quick && repeats is null) o = o with { Repeats = 2 };
+        if (o.Optimizer && repeats is null) o = o with { Repeats = 7 };
+        else if (o.Quick && repeats is null) o = o with { Repeats = 2 };
         return o;
     }
 }

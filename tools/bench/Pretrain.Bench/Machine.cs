@@ -16,4 +16,22 @@ public static class Machine
             return "unknown CPU";
         }
     }
+
+    /// <summary>The CPU's vector/matrix flags that decide kernel speed (avx2, fma, avx512*, amx*), from /proc/cpuinfo.</summary>
+    public static string CpuFlags()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
+            if (line is null) return "flags unknown";
+            var wanted = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Where(f => f is "avx2" or "fma" || f.StartsWith("avx512", StringComparison.Ordinal) || f.StartsWith("amx", StringComparison.Ordinal))
+                .Order(StringComparer.Ordinal).ToList();
+            return wanted.Count == 0 ? "no avx2/avx512/amx" : string.Join(" ", wanted);
+        }
+        catch (IOException)
+        {
+            return "flags unknown";
+        }
+    }
 }

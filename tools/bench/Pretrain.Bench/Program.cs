@@ -36,6 +36,12 @@ public static class Program
             .ToList();
 
         set_num_threads(options.Threads);
+        if (options.Optimizer)
+        {
+            var rows = shapes.Select(shape => OptimizerBench.Measure(shape, options.Repeats, options.Window)).ToList();
+            Console.Out.Write(OptimizerBench.ToMarkdown(rows, options, options.Window));
+            return 0;
+        }
         string tempRoot = Path.Combine(Path.GetTempPath(), $"pretrain-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(tempRoot);
         try
