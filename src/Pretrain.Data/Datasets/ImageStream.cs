@@ -50,9 +50,18 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         Cursor = _start;
         _bad = options.BadData ?? new BadDataLog(options.SkipBadImages ? BadDataAction.Skip : BadDataAction.Fail);
         _source = ParquetImageSource.Open(options.Files, options.ImageColumn, options.LabelColumn, options.ConfigKey, _bad);
-        _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
-        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
+        try
+        {
+            _walk = new RankWalk(_source.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+                options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
+        }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey, release: _source.Dispose);
         _queue.Start(ProduceAsync);
     }
 
@@ -96,7 +105,9 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         return false;
     }
 
-    /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
+    /// <summary>Stops the producer (also when it waits on a full queue), waits for it to end, then closes the files.</summary>
+    /// <exception cref="DataException">The producer did not stop within data.timeout_s (a read deaf to cancellation); the
+    /// message names the file and row group. The files are closed when that read returns, never underneath it.</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -105,8 +116,7 @@ public sealed class ImageStream : ISampleStream<ImageSample>
         }
 
         _disposed = true;
-        _queue.Dispose();
-        _source.Dispose();
+        _queue.Dispose();   // closes _source once the producer has ended
     }
 
     private async Task ProduceAsync(CancellationToken ct)

@@ -45,10 +45,24 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         Cursor = _start;
         _bad = options.BadData ?? BadDataLog.Failing;
         _text = ParquetTextSource.Open(options.Files, options.TextColumn, options.ConfigKey, badData: _bad);
-        _labels = options.LabelColumn is null ? null : ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
-        _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
-        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
+        try
+        {
+            _labels = options.LabelColumn is null ? null : ParquetLabelColumn.Open(options.Files, options.LabelColumn, options.ConfigKey);
+            _walk = new RankWalk(_text.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+                options.HoldoutFraction, options.HoldoutSide, options.LabelFraction, options.ShuffleWindow);
+        }
+        catch
+        {
+            _labels?.Dispose();
+            _text.Dispose();
+            throw;
+        }
+
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey, release: () =>
+        {
+            _text.Dispose();
+            _labels?.Dispose();
+        });
         _queue.Start(ProduceAsync);
     }
 
@@ -75,7 +89,9 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         return false;
     }
 
-    /// <summary>Stops the producer and closes the files.</summary>
+    /// <summary>Stops the producer, waits for it to end, then closes the files.</summary>
+    /// <exception cref="DataException">The producer did not stop within data.timeout_s (a read deaf to cancellation); the
+    /// message names the file and row group. The files are closed when that read returns, never underneath it.</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -84,9 +100,7 @@ public sealed class LabelledTextStream : ISampleStream<LabelledText>
         }
 
         _disposed = true;
-        _queue.Dispose();
-        _text.Dispose();
-        _labels?.Dispose();
+        _queue.Dispose();   // closes _text and _labels once the producer has ended
     }
 
     private async Task ProduceAsync(CancellationToken ct)

@@ -103,6 +103,7 @@ public sealed class MixedStream<T> : ISampleStream<T>
         return true;
     }
 
+    /// <summary>Disposes every component, even when one fails (a producer that did not stop); then rethrows the first failure.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -111,9 +112,22 @@ public sealed class MixedStream<T> : ISampleStream<T>
         }
 
         _disposed = true;
+        Exception? first = null;
         foreach (var s in _streams)
         {
-            s?.Dispose();
+            try
+            {
+                s?.Dispose();
+            }
+            catch (Exception e)
+            {
+                first ??= e;
+            }
+        }
+
+        if (first is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
     }
 }

@@ -56,7 +56,7 @@ public sealed class PackedTextStream : ISampleStream<int[]>
         }
 
         Cursor = _start;
-        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey, release: _source.Dispose);
         _queue.Start(ProduceAsync);
     }
 
@@ -109,7 +109,11 @@ public sealed class PackedTextStream : ISampleStream<int[]>
         return false;
     }
 
-    /// <summary>Stops the producer (also when it waits on a full queue) and closes the files.</summary>
+    /// <summary>
+    /// Stops the producer (also when it waits on a full queue), waits for it to end, then closes the files.
+    /// </summary>
+    /// <exception cref="DataException">The producer did not stop within data.timeout_s (a read deaf to cancellation);
+    /// the message names the file and row group. The files are closed when that read returns, never underneath it.</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -118,27 +122,7 @@ public sealed class PackedTextStream : ISampleStream<int[]>
         }
 
         _disposed = true;
-        _queue.Dispose();
-        _source.Dispose();
-    }
-
-    private async Task<(string?[]? Texts, int[]?[]? Ids)> ReadUnitAsync(RowGroupRef unit, CancellationToken ct) =>
-        _source.Kind == ParquetColumnKind.Text
-            ? (await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false), null)
-            : (null, await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false));
-
-    /// <summary>Waits for a read-ahead nobody needs; its failure is not this rank's (the row group is not read for it).</summary>
-    private static async Task DrainAsync(Task? read)
-    {
-        if (read is null) return;
-        try
-        {
-            await read.ConfigureAwait(false);
-        }
-        catch (Exception) when (!read.IsCanceled)
-        {
-            // A row group this rank never uses: its errors surface when (if) a rank reads it for real.
-        }
+        _queue.Dispose();   // closes _source once the producer has ended
     }
 
     private async Task ProduceAsync(CancellationToken ct)
@@ -167,7 +151,6 @@ public sealed class PackedTextStream : ISampleStream<int[]>
             bool wholeEpoch = rem.Frontier == 0 && rem.Holes.Length == 0 && index == o.Rank;
             long count = rem.Count(order.Total);
             long docsThisEpoch = 0;
-            (int Unit, Task<(string?[]? Texts, int[]?[]? Ids)>? Read) ahead = (-1, null);   // the read-ahead row group
             // Row groups of the current shuffle window read so far (one with window 1): memory bounded by the window.
             var loaded = new Dictionary<int, (string?[]? Texts, int[]?[]? Ids)>();
             int loadedWindow = -1;
@@ -189,22 +172,12 @@ public sealed class PackedTextStream : ISampleStream<int[]>
 
                 if (!loaded.TryGetValue(u, out var data))
                 {
-                    // Read lazily: a row group with none of this rank's rows is only ever read ahead, never waited for.
-                    if (ahead.Unit == u)
-                    {
-                        data = await ahead.Read!.ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await DrainAsync(ahead.Read).ConfigureAwait(false);
-                        data = await ReadUnitAsync(unit, ct).ConfigureAwait(false);
-                    }
-
+                    // Read lazily, on this producer, awaited: a row group with none of this rank's rows is never read.
+                    // No read-ahead: on two cores reading competes with tokenizing (tools/bench/README-loader.md).
+                    data = _source.Kind == ParquetColumnKind.Text
+                        ? (await _source.ReadRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false), null)
+                        : (null, await _source.ReadTokenRowGroupAsync(unit.File, unit.RowGroup, ct).ConfigureAwait(false));
                     loaded[u] = data;
-                    // Read the order's next row group in the background while this one is tokenized, so reading
-                    // overlaps tokenizing; one read is in flight at a time (the source's readers are not shared
-                    // between threads) and at most one extra row group is held.
-                    ahead = u + 1 < order.Count ? (u + 1, ReadUnitAsync(order.Unit(u + 1), ct)) : (-1, null);
                 }
 
                 int[]? tokens = data.Texts is { } texts
@@ -240,7 +213,6 @@ public sealed class PackedTextStream : ISampleStream<int[]>
                     $"{order.Total} rows (column '{o.Column}', holdout_fraction {o.HoldoutFraction}). Add data or change the split.");
             }
 
-            await DrainAsync(ahead.Read).ConfigureAwait(false);   // its unit index belongs to this epoch's order
             epoch++;
             index = o.Rank;
             remaining = ElasticCursor.From(remaining, epoch);

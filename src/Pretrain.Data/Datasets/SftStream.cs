@@ -48,16 +48,21 @@ public sealed class SftStream : ISampleStream<SftPair>
         try
         {
             _responses = ParquetTextSource.Open(options.Files, options.ResponseColumn, options.ConfigKey);
+            _walk = new RankWalk(_prompts.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
+                options.HoldoutFraction, options.HoldoutSide, shuffleWindow: options.ShuffleWindow);
         }
         catch
         {
+            _responses?.Dispose();
             _prompts.Dispose();
             throw;
         }
 
-        _walk = new RankWalk(_prompts.Units, options.Files, options.Seed, options.Rank, options.WorldSize, options.Shuffle,
-            options.HoldoutFraction, options.HoldoutSide, shuffleWindow: options.ShuffleWindow);
-        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey);
+        _queue = new Prefetcher<Item>(options.Prefetch, options.Timeout, options.ConfigKey, release: () =>
+        {
+            _prompts.Dispose();
+            _responses.Dispose();
+        });
         _queue.Start(ProduceAsync);
     }
 
@@ -107,7 +112,9 @@ public sealed class SftStream : ISampleStream<SftPair>
         return (ids, promptKeep, full > maxTokens);
     }
 
-    /// <summary>Stops the producer and closes the files.</summary>
+    /// <summary>Stops the producer, waits for it to end, then closes the files.</summary>
+    /// <exception cref="DataException">The producer did not stop within data.timeout_s (a read deaf to cancellation); the
+    /// message names the file and row group. The files are closed when that read returns, never underneath it.</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -116,9 +123,7 @@ public sealed class SftStream : ISampleStream<SftPair>
         }
 
         _disposed = true;
-        _queue.Dispose();
-        _prompts.Dispose();
-        _responses.Dispose();
+        _queue.Dispose();   // closes both sources once the producer has ended
     }
 
     private async Task ProduceAsync(CancellationToken ct)

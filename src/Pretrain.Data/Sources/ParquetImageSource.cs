@@ -11,7 +11,8 @@ namespace Pretrain.Data.Sources;
 /// An image column — a struct {bytes: binary, path: string} (Hugging Face datasets layout) or plain binary — and an
 /// optional integer label column across a list of Parquet files, read one row group at a time. Opening validates every
 /// file from its footer (magic, columns, types) and records row counts, so bad input fails before training starts.
-/// Not thread-safe: one consumer (the stream's producer) at a time.
+/// Open readers are kept in a <see cref="ParquetReaderCache"/>. Reads come from one producer at a time; dispose only
+/// after its last read has returned (a stream disposes its source after its producer has ended).
 /// <para>
 /// Bad data follows a <see cref="BadDataLog"/> as in <see cref="ParquetTextSource"/>: fail (default) with file, row group
 /// and column named, or skip and count a corrupt row group, and the row groups of a file whose image or label column is
@@ -35,7 +36,7 @@ public sealed class ParquetImageSource : IDisposable
     private readonly string _configKey;
     private readonly (DataField Bytes, DataField? Path, DataField? Label)[] _fields;
     private readonly string?[] _badFiles;   // skip policy: why a file's columns failed the check at open
-    private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
+    private readonly ParquetReaderCache _readers;
 
     private ParquetImageSource(IReadOnlyList<string> files, string imageColumn, string? labelColumn, string configKey,
         (DataField, DataField?, DataField?)[] fields, string?[] badFiles, IReadOnlyList<RowGroupRef> units, BadDataLog badData)
@@ -48,6 +49,7 @@ public sealed class ParquetImageSource : IDisposable
         _configKey = configKey;
         _fields = fields;
         Units = units;
+        _readers = new ParquetReaderCache(files, OpenReaderAsync, OpenReaders);
     }
 
     public IReadOnlyList<string> Files { get; }
@@ -137,33 +139,39 @@ public sealed class ParquetImageSource : IDisposable
         var (bytesField, pathField, labelField) = _fields[file];
         string column = ImageColumn;
         ProducerActivity.Report($"reading {Files[file]}, row group {rowGroup}, column '{column}'");
+        await ParquetReadHook.BeforeReadAsync(Files[file], rowGroup, cancellationToken).ConfigureAwait(false);
         try
         {
-            var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
-            using var group = reader.OpenRowGroupReader(rowGroup);
-            int rows = checked((int)group.RowCount);
-            var bytes = new byte[]?[rows];
-            await Retry.ExecuteAsync(async ct => await group.ReadAsync(bytesField, bytes.AsMemory(), null, ct).ConfigureAwait(false), cancellationToken)
-                .ConfigureAwait(false);
-            string?[]? paths = null;
-            if (pathField is not null)
-            {
-                paths = new string?[rows];
-                await group.ReadAsync(pathField, paths.AsMemory(), null, cancellationToken).ConfigureAwait(false);
-            }
+            return await _readers.ReadAsync(
+                file,
+                async (reader, ct) =>
+                {
+                    using var group = reader.OpenRowGroupReader(rowGroup);
+                    int rows = checked((int)group.RowCount);
+                    var bytes = new byte[]?[rows];
+                    await Retry.ExecuteAsync(async c => await group.ReadAsync(bytesField, bytes.AsMemory(), null, c).ConfigureAwait(false), ct)
+                        .ConfigureAwait(false);
+                    string?[]? paths = null;
+                    if (pathField is not null)
+                    {
+                        paths = new string?[rows];
+                        await group.ReadAsync(pathField, paths.AsMemory(), null, ct).ConfigureAwait(false);
+                    }
 
-            long?[]? labels = null;
-            if (labelField is not null)
-            {
-                column = LabelColumn!;
-                labels = await ReadLabelsAsync(group, labelField, rows, cancellationToken).ConfigureAwait(false);
-            }
+                    long?[]? labels = null;
+                    if (labelField is not null)
+                    {
+                        column = LabelColumn!;
+                        labels = await ReadLabelsAsync(group, labelField, rows, ct).ConfigureAwait(false);
+                    }
 
-            return new ImageRowGroup(bytes, paths, labels);
+                    return new ImageRowGroup(bytes, paths, labels);
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
-            Close(file);
+            // The cache closed the reader that failed; the next read of this file opens a fresh one.
             if (BadData.Skips)
             {
                 BadData.SkipRowGroup(Files[file], rowGroup, $"column '{column}' is corrupt or unreadable ({e.GetType().Name}: {e.Message})");
@@ -176,15 +184,8 @@ public sealed class ParquetImageSource : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        foreach (var (_, reader) in _open)
-        {
-            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-
-        _open.Clear();
-    }
+    /// <summary>Closes the open readers (call after the last read has returned).</summary>
+    public void Dispose() => _readers.Dispose();
 
     private static async Task<long?[]> ReadLabelsAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken ct)
     {
@@ -231,42 +232,9 @@ public sealed class ParquetImageSource : IDisposable
         return labels;
     }
 
-    private async Task<ParquetReader> GetReaderAsync(int file, CancellationToken cancellationToken)
-    {
-        for (var node = _open.First; node is not null; node = node.Next)
-        {
-            if (node.Value.File == file)
-            {
-                _open.Remove(node);
-                _open.AddFirst(node);
-                return node.Value.Reader;
-            }
-        }
-
-        var reader = await Retry.ExecuteAsync(
-            async ct => await ParquetReader.CreateAsync(Files[file], null, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        _open.AddFirst((file, reader));
-        if (_open.Count > OpenReaders)
-        {
-            await _open.Last!.Value.Reader.DisposeAsync().ConfigureAwait(false);
-            _open.RemoveLast();
-        }
-
-        return reader;
-    }
-
-    private void Close(int file)
-    {
-        for (var node = _open.First; node is not null; node = node.Next)
-        {
-            if (node.Value.File == file)
-            {
-                _open.Remove(node);
-                node.Value.Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                return;
-            }
-        }
-    }
+    private static async Task<ParquetReader> OpenReaderAsync(string path, CancellationToken cancellationToken) =>
+        await Retry.ExecuteAsync(async ct => await ParquetReader.CreateAsync(path, null, ct).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
 
     /// <summary>Disposes an async-disposable reader at the end of a synchronous scope.</summary>
     private readonly struct DisposeAsync(ParquetReader reader) : IDisposable

@@ -5,14 +5,15 @@ namespace Pretrain.Data.Sources;
 
 /// <summary>
 /// An int64 (or int32) label column across a list of Parquet files, read one row group at a time (nulls stay null).
-/// Opening checks each file's schema; the last file's reader stays open. One consumer at a time.
+/// Opening checks each file's schema; the last file's reader stays open (a <see cref="ParquetReaderCache"/> of one).
+/// Reads come from one producer at a time; dispose only after its last read has returned.
 /// </summary>
 public sealed class ParquetLabelColumn : IDisposable
 {
     private readonly IReadOnlyList<string> _files;
     private readonly DataField[] _fields;
     private readonly string _configKey;
-    private (int File, ParquetReader Reader)? _open;
+    private readonly ParquetReaderCache _readers;
 
     private ParquetLabelColumn(IReadOnlyList<string> files, string column, DataField[] fields, string configKey)
     {
@@ -20,6 +21,7 @@ public sealed class ParquetLabelColumn : IDisposable
         Column = column;
         _fields = fields;
         _configKey = configKey;
+        _readers = new ParquetReaderCache(files, (path, ct) => ParquetReader.CreateAsync(path, null, ct), capacity: 1);
     }
 
     /// <summary>The column name.</summary>
@@ -60,69 +62,61 @@ public sealed class ParquetLabelColumn : IDisposable
     /// <exception cref="DataException">The row group cannot be read; the message names file, row group and column.</exception>
     public async Task<long?[]> ReadRowGroupAsync(int file, int rowGroup, CancellationToken ct = default)
     {
+        await ParquetReadHook.BeforeReadAsync(_files[file], rowGroup, ct).ConfigureAwait(false);
         try
         {
-            if (_open is not { } open || open.File != file)
-            {
-                Close();
-                _open = (file, await ParquetReader.CreateAsync(_files[file], null, ct).ConfigureAwait(false));
-            }
-
-            using var group = _open.Value.Reader.OpenRowGroupReader(rowGroup);
-            int rows = checked((int)group.RowCount);
-            var field = _fields[file];
-            var labels = new long?[rows];
-            if (field.ClrType == typeof(long) && field.IsNullable)
-            {
-                await group.ReadAsync<long>(field, labels.AsMemory(), null, ct).ConfigureAwait(false);
-            }
-            else if (field.ClrType == typeof(long))
-            {
-                var values = new long[rows];
-                await group.ReadAsync<long>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-                for (int i = 0; i < rows; i++)
-                {
-                    labels[i] = values[i];
-                }
-            }
-            else if (field.IsNullable)
-            {
-                var values = new int?[rows];
-                await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-                for (int i = 0; i < rows; i++)
-                {
-                    labels[i] = values[i];
-                }
-            }
-            else
-            {
-                var values = new int[rows];
-                await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-                for (int i = 0; i < rows; i++)
-                {
-                    labels[i] = values[i];
-                }
-            }
-
-            return labels;
+            return await _readers.ReadAsync(file, (reader, c) => ReadAsync(reader, file, rowGroup, c), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
         {
-            Close();
+            // The cache closed the reader that failed.
             throw new DataException(
                 $"{_files[file]}: row group {rowGroup} (column '{Column}') is corrupt or unreadable ({e.GetType().Name}: {e.Message}). " +
                 $"Re-write the file or remove it from {_configKey}.files.", e);
         }
     }
 
-    public void Dispose() => Close();
+    /// <summary>Closes the open reader (call after the last read has returned).</summary>
+    public void Dispose() => _readers.Dispose();
 
-    private void Close()
+    private async Task<long?[]> ReadAsync(ParquetReader reader, int file, int rowGroup, CancellationToken ct)
     {
-        if (_open is { } open)
+        using var group = reader.OpenRowGroupReader(rowGroup);
+        int rows = checked((int)group.RowCount);
+        var field = _fields[file];
+        var labels = new long?[rows];
+        if (field.ClrType == typeof(long) && field.IsNullable)
         {
-            open.Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            _open = null;
+            await group.ReadAsync<long>(field, labels.AsMemory(), null, ct).ConfigureAwait(false);
         }
+        else if (field.ClrType == typeof(long))
+        {
+            var values = new long[rows];
+            await group.ReadAsync<long>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+            for (int i = 0; i < rows; i++)
+            {
+                labels[i] = values[i];
+            }
+        }
+        else if (field.IsNullable)
+        {
+            var values = new int?[rows];
+            await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+            for (int i = 0; i < rows; i++)
+            {
+                labels[i] = values[i];
+            }
+        }
+        else
+        {
+            var values = new int[rows];
+            await group.ReadAsync<int>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+            for (int i = 0; i < rows; i++)
+            {
+                labels[i] = values[i];
+            }
+        }
+
+        return labels;
     }
 }

@@ -10,8 +10,9 @@ namespace Pretrain.Data.Sources;
 /// <summary>
 /// A string column (or a list<int> token-id column) across a list of Parquet files, read one row group at a time. Opening validates every file from
 /// its footer alone (magic, schema, column type) and records each row group's row count, so bad input fails before
-/// training starts. A few file readers stay open (least recently used closed first); transient I/O errors are
-/// retried. Not thread-safe: one consumer (the prefetch producer) at a time.
+/// training starts. A few file readers stay open in a <see cref="ParquetReaderCache"/> (least recently used closed
+/// first); transient I/O errors are retried. Reads come from one producer at a time; dispose only after its last read
+/// has returned (a stream disposes its sources after its producer has ended, see docs/data-pipeline.md).
 /// <para>
 /// Bad data follows a <see cref="BadDataLog"/> (recipe <c>data.on_bad_data</c>): by default a corrupt row group or a
 /// column of the wrong type fails with a message naming file, row group and column; with skip, a corrupt row group
@@ -40,7 +41,8 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     private readonly string?[] _badFiles;        // why, for those files
     private readonly bool[] _unsupported;
     private readonly int[] _firstUnit; // index in Units of each file's row group 0 (Units are in file order)
-    private readonly LinkedList<(int File, ParquetReader Reader)> _open = new();
+    private readonly ParquetReaderCache _readers;
+    private int _fallbackReads;
 
     private ParquetTextSource(IReadOnlyList<string> files, string column, ParquetColumnKind kind, string configKey, DataField?[] fields,
         string?[] badFiles, IReadOnlyList<RowGroupRef> units, BadDataLog badData)
@@ -52,6 +54,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         Kind = kind;
         _configKey = configKey;
         _fields = fields;
+        _readers = new ParquetReaderCache(files, (path, ct) => OpenReaderAsync(path, configKey, ct), OpenReaders);
         _unsupported = new bool[files.Count];
         _firstUnit = new int[files.Count];
         for (int i = units.Count - 1; i >= 0; i--)
@@ -217,19 +220,25 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
 
         ProducerActivity.Report($"reading {path}, row group {rowGroup}, column '{Column}'");
+        await ParquetReadHook.BeforeReadAsync(path, rowGroup, cancellationToken).ConfigureAwait(false);
         Exception? first = null;
         bool known = _unsupported[file];
         if (!known)
         {
             try
             {
-                var reader = await GetReaderAsync(file, cancellationToken).ConfigureAwait(false);
-                using var group = reader.OpenRowGroupReader(rowGroup);
-                return await Retry.ExecuteAsync(async ct => await primary(group, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                return await _readers.ReadAsync(
+                    file,
+                    async (reader, ct) =>
+                    {
+                        using var group = reader.OpenRowGroupReader(rowGroup);
+                        return await Retry.ExecuteAsync(async c => await primary(group, c).ConfigureAwait(false), ct).ConfigureAwait(false);
+                    },
+                    cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException and not DataException)
             {
-                Close(file);
+                // The cache closed the reader that failed; the next read of this file opens a fresh one.
                 first = e;
                 _unsupported[file] = e is NotImplementedException or NotSupportedException;
             }
@@ -241,7 +250,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
             var result = fallback();
             if (first is not null || known)
             {
-                FallbackReads++;
+                Interlocked.Increment(ref _fallbackReads);
             }
 
             return result;
@@ -274,7 +283,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Row groups that Parquet.Net could not decode and ParquetSharp did (diagnostics and tests).</summary>
-    public int FallbackReads { get; private set; }
+    public int FallbackReads => Volatile.Read(ref _fallbackReads);
 
     private static async Task<TokenLists> ReadLevelsAsync<TValue>(ParquetRowGroupReader group, DataField field, int maxDef, int slotDef,
         CancellationToken ct)
@@ -306,53 +315,15 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Closes the open readers (call after the last read has returned).</summary>
+    public ValueTask DisposeAsync()
     {
-        foreach (var (_, reader) in _open)
-        {
-            await reader.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _open.Clear();
+        _readers.Dispose();
+        return ValueTask.CompletedTask;
     }
 
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    private async Task<ParquetReader> GetReaderAsync(int file, CancellationToken cancellationToken)
-    {
-        for (var node = _open.First; node is not null; node = node.Next)
-        {
-            if (node.Value.File == file)
-            {
-                _open.Remove(node);
-                _open.AddFirst(node);
-                return node.Value.Reader;
-            }
-        }
-
-        var reader = await OpenReaderAsync(Files[file], _configKey, cancellationToken).ConfigureAwait(false);
-        _open.AddFirst((file, reader));
-        if (_open.Count > OpenReaders)
-        {
-            await _open.Last!.Value.Reader.DisposeAsync().ConfigureAwait(false);
-            _open.RemoveLast();
-        }
-
-        return reader;
-    }
-
-    private void Close(int file)
-    {
-        for (var node = _open.First; node is not null; node = node.Next)
-        {
-            if (node.Value.File == file)
-            {
-                _open.Remove(node);
-                node.Value.Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                return;
-            }
-        }
-    }
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose() => _readers.Dispose();
 
     /// <summary>What to do with a bad file: drop it from the recipe's list, or (outside a recipe, empty key) replace it.</summary>
     private static string Remove(string configKey) =>
