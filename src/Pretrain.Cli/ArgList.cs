@@ -54,6 +54,14 @@ public sealed class ArgList
         return int.TryParse(v, out var n) ? n : throw new UsageException($"{name} must be an integer, got '{v}'.");
     }
 
+    public double Double(string name, double fallback)
+    {
+        var v = Option(name);
+        if (v is null) return fallback;
+        return double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
+            : throw new UsageException($"{name} must be a number, got '{v}'.");
+    }
+
     /// <summary>Throws on any option no command asked for (misspelt options never pass silently).</summary>
     public void RejectUnknown()
     {

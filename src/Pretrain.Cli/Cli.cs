@@ -10,7 +10,7 @@ using Pretrain.Training.Recipes;
 namespace Pretrain.Cli;
 
 /// <summary>Dispatches `pretrain COMMAND ...` and turns user-facing exceptions into one-line messages.</summary>
-public static class Cli
+public static partial class Cli
 {
     public const string Usage = """
         pretrain — self-supervised pretraining and transfer learning of transformers on TorchSharp
@@ -41,7 +41,8 @@ public static class Cli
           pretrain info
           pretrain --help
 
-        exit codes: 0 success, 1 bad input or failed run, 2 usage error, 130 interrupted
+        exit codes: 0 success (also a run stopped by a signal after writing its checkpoint), 1 bad input or failed run,
+                    2 usage error, 130/143/138 stopped by SIGINT/SIGTERM/SIGUSR1 outside training (nothing half-written kept)
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
@@ -59,19 +60,26 @@ public static class Cli
                 return args.Length == 0 ? 2 : 0;
             }
             var rest = new ArgList(args[1..], Flags);
-            return args[0] switch
+            int code = args[0] switch
             {
                 "run" => RunCommand.Execute(rest, stdout),
                 "data" => DataCommand.Execute(rest, stdout),
                 "tokenizer" => TokenizerCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
                 "export" => ExportCommand.Execute(rest, stdout),
-                "generate" => GenerateCommand.Execute(rest, stdout),
+                "generate" => GenerateCommand.Execute(rest, stdout, stderr),
                 "import" => ImportCommand.Execute(rest, stdout),
                 "eval" => EvalCommand.Execute(rest, stdout),
                 "predict" => PredictCommand.Execute(rest, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
             };
+            // A signal outside training ends with its code even when the phase finished inside the grace period.
+            return SignalScope.Current is { ExitCode: { } stopped, StoppedTraining: false } ? stopped : code;
+        }
+        catch (Exception e) when (SignalScope.Current is { ExitCode: { } stopped } && e is OperationCanceledException or AggregateException { InnerException: OperationCanceledException })
+        {
+            stderr.WriteLine("stopped.");
+            return stopped;
         }
         catch (UsageException e)
         {
@@ -80,7 +88,7 @@ public static class Cli
         }
         catch (Exception e) when (IsUserFacing(e))
         {
-            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {WithFlagNames(e.Message)}");
             if (verbose) stderr.WriteLine(e);
             return 1;
         }
@@ -92,8 +100,22 @@ public static class Cli
         }
     }
 
+    /// <summary>
+    /// The data layer names settings as KEY.setting (data.train.files, data.eval.label_column); commands whose key is
+    /// a flag (eval, predict: --data) would print flags that do not exist. --data.files → --data,
+    /// --data.label_column → --label-column (likewise text_, image_column).
+    /// </summary>
+    internal static string WithFlagNames(string message) =>
+        FlagColumn().Replace(FlagFiles().Replace(message, "$1"), "--$1-column");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(--[a-z][a-z-]*)\.files\b")]
+    private static partial System.Text.RegularExpressions.Regex FlagFiles();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"--[a-z][a-z-]*\.([a-z]+)_column\b")]
+    private static partial System.Text.RegularExpressions.Regex FlagColumn();
+
     private static bool IsUserFacing(Exception e) =>
-        e is RecipeException or DataException or CheckpointException or WeightsException or OnnxExportException or OnnxImportException
+        e is RecipeException or DataException or CheckpointException or Pretrain.Training.NumericalFaultException or WeightsException or OnnxExportException or OnnxImportException
             or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException
             or ExternalException;
 }

@@ -59,6 +59,7 @@ public sealed class Trainer(TrainerParts parts)
         }
         Dictionary<string, double>? lastEval = resume?.LastEval;
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
+        var guard = new StepGuard(train.OnNonfinite, train.MaxSkippedSteps, resume?.SkippedSteps ?? 0, resume?.ConsecutiveSkippedSteps ?? 0);
 
         parts.Observer.OnStart(step, train.MaxSteps);
         var wall = Stopwatch.StartNew();
@@ -81,9 +82,11 @@ public sealed class Trainer(TrainerParts parts)
             LastEval = lastEval,
             ElapsedSeconds = elapsedBefore + wall.Elapsed.TotalSeconds,
             LearningRate = opt.LearningRate,
+            SkippedSteps = guard.Skipped,
+            ConsecutiveSkippedSteps = guard.Consecutive,
         };
 
-        if (resume is null && task.HasEval)
+        if (resume is null && task.HasEval && !cancel.IsCancellationRequested)   // stopped before it began: no baseline row either
         {
             // Step-0 eval: the untrained baseline every later eval is compared with.
             lastEval = Evaluate();
@@ -107,6 +110,7 @@ public sealed class Trainer(TrainerParts parts)
 
             opt.LearningRate = parts.Schedule.At(step);
             double stepLoss, gradNorm;
+            bool applied;
             using (NewDisposeScope())
             {
                 Tensor? total = null;
@@ -117,19 +121,37 @@ public sealed class Trainer(TrainerParts parts)
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
-                gradNorm = train.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, train.GradClip) : double.NaN;
-                opt.step();
+                // The step's one device sync: its loss and the global gradient norm, read together.
+                var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
+                var norm = grads.Count == 0 ? zeros(1, device: total!.device) : stack(grads.Select(g => g.norm())).norm();   // the L2 norm clipping uses
+                var read = stack([total!.to(float64).reshape(1), norm.to(float64).reshape(1)]).cpu().data<double>().ToArray();
+                (stepLoss, gradNorm) = (read[0], read[1]);
+                // Seam (StepGuard): finiteness is checked before the optimizer touches the weights.
+                applied = guard.Admit(step + 1, stepLoss, gradNorm);
+                if (applied)
+                {
+                    if (train.GradClip > 0 && gradNorm > train.GradClip)
+                    {
+                        double scale = train.GradClip / (gradNorm + 1e-6);
+                        foreach (var g in grads) g.mul_(scale);
+                    }
+                    opt.step();
+                }
                 opt.zero_grad();
-                stepLoss = total!.item<float>();
             }
             step++;
             long units = micro.Sum(m => m.Units);
             unitsSeen += units;
             windowUnits += units;
-            windowLossSum += stepLoss;
-            windowSteps++;
-            if (!double.IsFinite(stepLoss))
-                throw new InvalidOperationException($"Loss became {stepLoss} at step {step}. Lower optimizer.lr or check the data; the last good checkpoint is kept.");
+            if (applied)
+            {
+                windowLossSum += stepLoss;
+                windowSteps++;
+            }
+            else
+            {
+                parts.Observer.OnMessage($"step {step}: loss {stepLoss}, gradient norm {gradNorm}; update skipped ({guard.Consecutive} in a row, {guard.Skipped} in all)");
+            }
 
             bool isLast = step == train.MaxSteps;
             if (step % train.LogEvery == 0 || isLast || step == 1)
@@ -137,12 +159,13 @@ public sealed class Trainer(TrainerParts parts)
                 double secs = window.Elapsed.TotalSeconds;
                 var row = new Dictionary<string, double>
                 {
-                    ["loss"] = windowLossSum / windowSteps,
+                    ["loss"] = windowSteps == 0 ? double.NaN : windowLossSum / windowSteps,   // over the window's applied steps
                     ["lr"] = opt.LearningRate,
                     ["grad_norm"] = gradNorm,
                     ["tokens_per_s"] = windowUnits / Math.Max(secs, 1e-9),
                     ["tokens"] = unitsSeen,
                 };
+                if (guard.Skips) row["skipped_steps"] = guard.Skipped;
                 if (parts.BadData is { Skips: true } bad)
                 {
                     foreach (var (k, v) in bad.Metrics()) row[k] = v;

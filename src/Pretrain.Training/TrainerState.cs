@@ -25,6 +25,9 @@ public sealed record TrainerState
     [JsonPropertyName("lr")] public double LearningRate { get; init; }
     /// <summary>Loss scale of fp16-mixed runs (null otherwise).</summary>
     [JsonPropertyName("loss_scale")] public double? LossScale { get; init; }
+    /// <summary>Steps skipped for a non-finite loss or gradient so far, and how many of the latest were in a row (StepGuard).</summary>
+    [JsonPropertyName("skipped_steps")] public long SkippedSteps { get; init; }
+    [JsonPropertyName("consecutive_skipped_steps")] public int ConsecutiveSkippedSteps { get; init; }
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

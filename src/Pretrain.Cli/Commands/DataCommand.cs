@@ -23,7 +23,8 @@ public static class DataCommand
         int rows = args.Int("--rows", 4000), shards = args.Int("--shards", 4), perGroup = args.Int("--rows-per-group", 250), seed = args.Int("--seed", 0);
         args.RejectUnknown();
         if (rows < 1 || shards < 1 || perGroup < 1) throw new UsageException("--rows, --shards and --rows-per-group must be at least 1.");
-        var files = p[1] == "sft" ? SyntheticSft.Write(outDir, rows, shards, perGroup, seed) : SyntheticText.Write(outDir, rows, shards, perGroup, seed);
+        using var staged = new StagedOutput(outDir);   // nothing lands in --out until every shard is written
+        var files = staged.Commit(p[1] == "sft" ? SyntheticSft.Write(staged.Staging, rows, shards, perGroup, seed) : SyntheticText.Write(staged.Staging, rows, shards, perGroup, seed));
         foreach (var f in files) stdout.WriteLine(f);
         stdout.WriteLine($"wrote {rows} rows in {files.Count} file(s), {perGroup} rows per row group");
         return 0;

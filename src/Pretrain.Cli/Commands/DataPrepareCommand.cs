@@ -59,7 +59,9 @@ public static class DataPrepareCommand
             throw new UsageException($"pretrain data prepare images takes one folder (one subfolder per class), got {sources.Count}.\n{Usage}");
         }
 
-        return ImageFolderConverter.Convert(sources[0], outDir, perGroup, perFile, seed);
+        using var staged = new StagedOutput(outDir);
+        var result = ImageFolderConverter.Convert(sources[0], staged.Staging, perGroup, perFile, seed);
+        return result with { Files = staged.Commit(result.Files) };
     }
 
     private static PreparedDataset Idx(ArgList args, List<string> sources)
@@ -77,7 +79,9 @@ public static class DataPrepareCommand
             throw new UsageException("--classes needs comma-separated, non-empty names (index = label).");
         }
 
-        return IdxConverter.Convert(sources[0], sources[1], outDir, perGroup, perFile, classes);
+        using var staged = new StagedOutput(outDir);
+        var result = IdxConverter.Convert(sources[0], sources[1], staged.Staging, perGroup, perFile, classes);
+        return result with { Files = staged.Commit(result.Files) };
     }
 
     private static (string Out, int PerGroup, int PerFile) Common(ArgList args)

@@ -41,7 +41,9 @@ public static class DataPrepareTextCommand
                 };
                 RequireInputs(inputs, kind);
                 var files = TextCorpus.ExpandInputs(inputs);
-                var (written, rows) = TextCorpus.Prepare(files, outDir, split, rowsPerGroup, shards);
+                using var staged = new StagedOutput(outDir);   // nothing lands in --out until every shard is written
+                var (written, rows) = TextCorpus.Prepare(files, staged.Staging, split, rowsPerGroup, shards);
+                written = staged.Commit(written);
                 Report(stdout, written, rows, rowsPerGroup, $"{files.Count} text file(s), one row per {splitOn}");
                 return 0;
             }
@@ -54,7 +56,8 @@ public static class DataPrepareTextCommand
                 RequireInputs(inputs, kind);
                 var files = TextCorpus.ExpandInputs(inputs, "*.jsonl");
                 var table = JsonlTable.Read(files, textField, fields);
-                var written = table.Write(outDir, rowsPerGroup, shards);
+                using var staged = new StagedOutput(outDir);
+                var written = staged.Commit(table.Write(staged.Staging, rowsPerGroup, shards));
                 string columns = string.Join(", ", table.Columns.Select(c => $"{c.Name}:{c.Type.ToString().ToLowerInvariant()}"));
                 Report(stdout, written, table.Rows.Count, rowsPerGroup, $"{files.Count} JSONL file(s); columns {columns}");
                 return 0;

@@ -24,7 +24,7 @@ public static class EvalCommand
         if (data.Count == 0) throw new UsageException("pretrain eval needs --data GLOB (labelled Parquet files).");
         string textColumn = args.Option("--text-column") ?? "text", labelColumn = args.Option("--label-column") ?? "label";
         int batch = args.Int("--batch", 32);
-        double holdout = double.Parse(args.Option("--holdout") ?? "0", CultureInfo.InvariantCulture);
+        double holdout = args.Double("--holdout", 0);
         int seed = args.Int("--seed", 1337);
         string? outPath = args.Option("--out");
         string imageColumn = args.Option("--image-column") ?? "image";
@@ -93,7 +93,7 @@ public static class EvalCommand
             ["seconds"] = (DateTime.UtcNow - started).TotalSeconds,
         };
         outPath ??= Path.Combine(Directory.GetCurrentDirectory(), "eval.json");
-        File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        StagedOutput.WriteFile(outPath, path => File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"eval {dir}: {metrics.Count} {what}  accuracy {metrics.Accuracy:P2}  macro-F1 {metrics.MacroF1:F4}  loss {lossSum / metrics.Count:F4}"));
         for (int i = 0; i < k; i++)

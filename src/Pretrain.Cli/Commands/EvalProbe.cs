@@ -39,10 +39,10 @@ public static class EvalProbe
         string labelColumn = args.Option("--label-column") ?? "label";
         string textColumn = args.Option("--text-column") ?? "text", imageColumn = args.Option("--image-column") ?? "image";
         int trainRows = args.Int("--probe-train-rows", 2000), evalRows = args.Int("--probe-eval-rows", 1000);
-        double holdout = double.Parse(args.Option("--holdout") ?? "0.2", CultureInfo.InvariantCulture);
+        double holdout = args.Double("--holdout", 0.2);
         int seed = args.Int("--seed", 1337);
         string? pooling = args.Option("--pooling"), outPath = args.Option("--out");
-        int? seqLen = args.Option("--seq-len") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
+        int? seqLen = args.Option("--seq-len") is null ? null : args.Int("--seq-len", 0);
         var device = Device(args.Option("--device") ?? "cpu");
         args.RejectUnknown();
         if (trainRows < 2 || evalRows < 1) throw new UsageException("--probe-train-rows must be at least 2 and --probe-eval-rows at least 1.");
@@ -156,7 +156,7 @@ public static class EvalProbe
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k["eval_probe_".Length..].Replace('_', ' ')} accuracy {v:F4}"));
         if (outPath is not null)
         {
-            File.WriteAllText(outPath, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            StagedOutput.WriteFile(outPath, path => File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
             stdout.WriteLine($"wrote {outPath}");
         }
         return 0;

@@ -33,6 +33,7 @@ public static class ExportCommand
         var checkpoint = CheckpointLocator.Resolve(args.Positionals[0]);
         foreach (var warning in checkpoint.Warnings)
             stdout.WriteLine($"warning: {warning}");
+        SignalScope.Hold("export");   // test hook: a signal landing in the export phase (SignalScope)
         var result = OnnxExporter.Export(checkpoint.Directory, outDir, options);
         foreach (var warning in result.Warnings)
             stdout.WriteLine($"warning: {warning}");

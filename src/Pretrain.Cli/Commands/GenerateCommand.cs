@@ -15,7 +15,7 @@ namespace Pretrain.Cli.Commands;
 /// </summary>
 public static class GenerateCommand
 {
-    public static int Execute(ArgList args, TextWriter stdout)
+    public static int Execute(ArgList args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Positionals.Count != 1) throw new UsageException("pretrain generate needs exactly one CHECKPOINT or ONNX_DIR.");
         var prompt = args.Option("--prompt") ?? throw new UsageException("pretrain generate needs --prompt TEXT.");
@@ -68,6 +68,11 @@ public static class GenerateCommand
             generated = TokenGenerator.Generate(TokenGenerator.Torch(model), ids, options, eos, config.MaxSeqLen);
         }
         stdout.WriteLine(tokenizer.Decode([.. ids, .. generated]));
+        if (generated.Count < options.MaxNewTokens && (generated.Count == 0 || generated[^1] != eos) && ids.Length + generated.Count >= config.MaxSeqLen)
+        {
+            // Said on stderr so the text on stdout stays clean for pipes.
+            stderr.WriteLine($"note: stopped after {generated.Count} of {options.MaxNewTokens} new tokens: prompt and continuation reached the model's context window ({config.MaxSeqLen} tokens).");
+        }
         return 0;
     }
 

@@ -78,10 +78,14 @@ public static class PredictCommand
     private static int Write(string outPath, List<long> rowIndex, List<long> predicted, List<float[]> probabilities, int k, string dir, TextWriter stdout)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-        if (outPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
-            WriteParquet(outPath, rowIndex, predicted, probabilities, k);
-        else
-            WriteJsonl(outPath, rowIndex, predicted, probabilities);
+        // Written beside --out and renamed over it: a signal or failure never leaves half a file there.
+        StagedOutput.WriteFile(outPath, path =>
+        {
+            if (outPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+                WriteParquet(path, rowIndex, predicted, probabilities, k);
+            else
+                WriteJsonl(path, rowIndex, predicted, probabilities);
+        });
         var counts = Enumerable.Range(0, k).Select(c => predicted.Count(p => p == c));
         stdout.WriteLine($"predicted {predicted.Count} rows with {dir} (per class: {string.Join(", ", counts)}); wrote {outPath}");
         return 0;

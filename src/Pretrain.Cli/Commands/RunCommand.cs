@@ -1,10 +1,10 @@
 using Pretrain.Onnx.Export;
-using System.Runtime.InteropServices;
 using Pretrain.Training;
+using Pretrain.Training.Metrics;
 
 namespace Pretrain.Cli.Commands;
 
-/// <summary>`pretrain run RECIPE`: trains; SIGTERM/SIGINT finish the step, checkpoint and exit.</summary>
+/// <summary>`pretrain run RECIPE`: trains; SIGTERM/SIGUSR1/SIGINT during training finish the step, checkpoint and exit 0.</summary>
 public static class RunCommand
 {
     public static int Execute(ArgList args, TextWriter stdout)
@@ -19,27 +19,34 @@ public static class RunCommand
         };
         bool noExport = args.Flag("--no-export");   // skip the recipe's export step (e.g. no ONNX Runtime where it trains)
         args.RejectUnknown();
+        if (Directory.Exists(options.RecipePath))
+            throw new FileNotFoundException($"Recipe {options.RecipePath} is a folder, not a recipe file; pass a .yaml file in it, e.g. recipes/quickstart.yaml.");
         if (!File.Exists(options.RecipePath))
             throw new FileNotFoundException($"Recipe file {options.RecipePath} does not exist. Recipes live under recipes/, e.g. recipes/quickstart.yaml.");
 
-        using var cancel = new CancellationTokenSource();
-        void Stop(PosixSignalContext ctx)
+        // Signals (SignalScope): until the trainer starts and after it returns, the first one ends the process
+        // (130/143/138); while it runs, the trainer finishes the step and checkpoints.
+        var cancel = SignalScope.Token;
+        SignalScope.Hold("run:prepare");
+        IDisposable? training = null;
+        ITrainingObserver Phased(ITrainingObserver inner) => new TrainingPhaseObserver(inner, () => training ??= SignalScope.Training());
+        RunResult result;
+        try
         {
-            ctx.Cancel = true;   // keep the process alive: finish the step and checkpoint
-            stdout.WriteLine($"{ctx.Signal}: finishing the current step and writing a checkpoint…");
-            cancel.Cancel();
+            // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests).
+            bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            result = interactive
+                ? ProgressObserver.Run(observer => RecipeRunner.Run(options, Phased(observer), cancel))
+                : RecipeRunner.Run(options, Phased(new ConsoleObserver(stdout)), cancel);
         }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-
-        // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests).
-        bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-        var result = interactive
-            ? ProgressObserver.Run(observer => RecipeRunner.Run(options, observer, cancel.Token))
-            : RecipeRunner.Run(options, new ConsoleObserver(stdout), cancel.Token);
+        finally
+        {
+            training?.Dispose();
+        }
         stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
         if (!noExport && result.Recipe?.Export is { } export && result.LastCheckpoint is { } step && !cancel.IsCancellationRequested)
         {
+            SignalScope.Hold("run:export");
             // The recipe's export step: the same export and ONNX Runtime check as `pretrain export`.
             var outDir = export.Out ?? Path.Combine(result.RunDir, "onnx");
             var exported = OnnxExporter.Export(step, outDir, new ExportOptions
@@ -55,4 +62,18 @@ public static class RunCommand
         }
         return 0;
     }
+}
+
+/// <summary>Passes everything on and reports the trainer's start (<see cref="ITrainingObserver.OnStart"/>): the training phase begins.</summary>
+internal sealed class TrainingPhaseObserver(ITrainingObserver inner, Action started) : ITrainingObserver
+{
+    public void OnStart(long startStep, long maxSteps)
+    {
+        started();
+        inner.OnStart(startStep, maxSteps);
+    }
+
+    public void OnStep(long step, IReadOnlyDictionary<string, double> metrics) => inner.OnStep(step, metrics);
+    public void OnEval(long step, IReadOnlyDictionary<string, double> metrics) => inner.OnEval(step, metrics);
+    public void OnMessage(string message) => inner.OnMessage(message);
 }

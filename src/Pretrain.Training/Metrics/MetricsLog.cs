@@ -10,7 +10,8 @@ namespace Pretrain.Training.Metrics;
 /// <summary>
 /// Writes metrics to <c>metrics.jsonl</c> (one JSON object per logged step; eval rows carry <c>eval_</c> keys)
 /// and to TensorBoard event files under <c>tensorboard/</c>. On resume, rows after the resumed step are dropped
-/// first, so the file reads as one uninterrupted run.
+/// first, so the file reads as one uninterrupted run; a start from step 0 (no checkpoint yet) drops every row, since
+/// an earlier try that left no checkpoint is redone from the start, step-0 eval included.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -53,7 +54,7 @@ public sealed class MetricsLog : IDisposable
             .Where(l => l.Length > 0)
             .Where(l =>
             {
-                try { return JsonNode.Parse(l)?["step"]?.GetValue<long>() <= step; }
+                try { return step > 0 && JsonNode.Parse(l)?["step"]?.GetValue<long>() <= step; }
                 catch (JsonException) { return false; }   // a torn last line from a crash
             })
             .ToList();

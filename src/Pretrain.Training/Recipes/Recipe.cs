@@ -295,4 +295,8 @@ public sealed record TrainSection
     public string? BestMetric { get; init; }
     /// <summary>min or max for train.best_metric (null: inferred from its name: *loss* and *perplexity* min, *accuracy* and *f1* max).</summary>
     public string? BestMode { get; init; }
+    /// <summary>A step whose loss or gradients are not finite: stop (the run ends naming the step) or skip (no update, counted).</summary>
+    public string OnNonfinite { get; init; } = "stop";
+    /// <summary>Consecutive skipped steps (on_nonfinite skip, or a loss scaler's) after which the run stops.</summary>
+    public int MaxSkippedSteps { get; init; } = 50;
 }

@@ -315,6 +315,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("train.checkpoint_every", t.CheckpointEvery, 1);
         AtLeast("train.keep_last", t.KeepLast, 1);
         AtLeast("train.keep_best", t.KeepBest, 0);
+        OneOf("train.on_nonfinite", t.OnNonfinite, ["stop", "skip"]);
+        AtLeast("train.max_skipped_steps", t.MaxSkippedSteps, 1);
         if (t.BestMetric is { } metric && !metric.StartsWith("eval_", StringComparison.Ordinal))
             Add("train.best_metric", $"must name an eval metric (eval_loss, eval_accuracy, eval_macro_f1, …), got '{metric}'");
         if (t.BestMode is { } mode)

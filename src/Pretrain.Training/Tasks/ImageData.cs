@@ -80,7 +80,7 @@ public static class ImageData
     /// </summary>
     public static ImageStreamOptions? EvalImages(this TaskContext ctx, bool twoViews = false, bool augment = false) =>
         ctx.Recipe.Data.Eval is null ? null
-        : Options(ctx, ctx.Files.Eval ?? ctx.Files.Train, ctx.Files.Eval is null ? ctx.Recipe.Data.Train : ctx.Recipe.Data.Eval, "data.eval") with
+        : Options(ctx, ctx.Files.Eval ?? ctx.Files.Train, ctx.Files.Eval is null ? ctx.Recipe.Data.Train : ctx.Recipe.Data.Eval, ctx.Files.Eval is null ? "data.train" : "data.eval") with
         {
             HoldoutFraction = ctx.Holdout,
             HoldoutSide = ctx.Files.Eval is null,

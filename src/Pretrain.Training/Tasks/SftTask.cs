@@ -68,7 +68,7 @@ public sealed class SftTask : ITrainingTask
             ShuffleWindow = recipe.Data.Train.ShuffleWindow,
         };
         SftOptions? eval = recipe.Data.Eval is null ? null
-            : Options(files.Eval ?? files.Train, files.Eval is null ? recipe.Data.Train : recipe.Data.Eval, "data.eval") with
+            : Options(files.Eval ?? files.Train, files.Eval is null ? recipe.Data.Train : recipe.Data.Eval, files.Eval is null ? "data.train" : "data.eval") with
             {
                 HoldoutFraction = ctx.Holdout,
                 HoldoutSide = files.Eval is null,

@@ -101,7 +101,7 @@ public sealed class SimCseTask : ITrainingTask
                 ShuffleWindow = r.Data.Train.ShuffleWindow,
             };
         LabelledTextOptions? Eval(bool labels) => r.Data.Eval is null ? null
-            : Options(files.Eval ?? files.Train, files.Eval is null ? r.Data.Train : r.Data.Eval, "data.eval", labels) with
+            : Options(files.Eval ?? files.Train, files.Eval is null ? r.Data.Train : r.Data.Eval, files.Eval is null ? "data.train" : "data.eval", labels) with
             {
                 HoldoutFraction = ctx.Holdout,
                 HoldoutSide = files.Eval is null,

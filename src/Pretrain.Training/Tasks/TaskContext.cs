@@ -90,7 +90,7 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
 
     /// <summary>Packed-text options for one finite, unshuffled pass over the eval split; null without data.eval.</summary>
     public PackedTextOptions? EvalText(int blockSize) => Recipe.Data.Eval is null ? null
-        : TextOptions(Files.Eval ?? Files.Train, Files.Eval is null ? Recipe.Data.Train : Recipe.Data.Eval, "data.eval", blockSize) with
+        : TextOptions(Files.Eval ?? Files.Train, Files.Eval is null ? Recipe.Data.Train : Recipe.Data.Eval, Files.Eval is null ? "data.train" : "data.eval", blockSize) with
         {
             HoldoutFraction = Holdout,
             HoldoutSide = Files.Eval is null,
