@@ -20,7 +20,7 @@ namespace Pretrain.Training.Precision;
 public sealed class PrecisionPolicy
 {
     /// <summary>The values train.precision accepts.</summary>
-    public static readonly string[] Modes = ["fp32", "bf16-mixed", "fp16-mixed", "bf16", "auto"];
+    public static string[] Modes => Recipes.RecipeValidator.Precisions;
 
     /// <summary>The resolved mode (never auto).</summary>
     public string Mode { get; }
