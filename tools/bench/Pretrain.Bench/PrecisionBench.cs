@@ -25,6 +25,7 @@ public static class PrecisionBench
         var sb = new StringBuilder();
         sb.AppendLine($"CPU: {Machine.CpuModel()}; flags: {CpuFlags()}; torch threads {threads}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         sb.AppendLine($"matmul 512³: fp32 {mmFp32 * 1000:F1} GFLOP/s, bf16 {mmBf16 * 1000:F1} GFLOP/s (bf16/fp32 {mmBf16 / mmFp32:F2}×)");
+        Console.Error.Write(sb.ToString());
         sb.AppendLine();
         sb.AppendLine("| shape | fp32 tok/s (median) | bf16-mixed tok/s (median) | bf16-mixed / fp32 | windows × steps |");
         sb.AppendLine("| --- | ---: | ---: | ---: | --- |");
@@ -54,15 +55,7 @@ public static class PrecisionBench
 
     private static IEnumerable<Shape> Shapes()
     {
-        const int vocab = 8192, seq = 256, batch = 8;
-        var gpt = new DecoderLmConfig { VocabSize = vocab, MaxSeqLen = seq, EmbedDim = 384, NumLayers = 6, NumHeads = 6 };
-        var ids = randint(vocab, [batch, seq + 1]).DetachFromDisposeScope();
-        yield return new Shape("gpt d384 L6 seq256 b8", () => new DecoderLm(gpt), m =>
-        {
-            var logits = ((DecoderLm)m).call(ids[.., ..^1]);                                    // (B, T, V)
-            return nn.functional.cross_entropy(logits.view(-1, vocab).to(ScalarType.Float32), ids[.., 1..].reshape(-1));
-        }, batch * seq);
-
+        // The ViT first: on a CPU without native bf16 the GPT shape's bf16 steps take minutes each.
         var vit = new VitConfig { ImageSize = 32, PatchSize = 4, NumChannels = 3, EmbedDim = 192, NumLayers = 6, NumHeads = 3 };
         const int images = 32;
         var pixels = randn(images, 3, 32, 32).DetachFromDisposeScope();
@@ -74,6 +67,15 @@ public static class PrecisionBench
             var head = (TorchSharp.Modules.Linear)seqm.children().Last();
             return nn.functional.cross_entropy(head.call(v.Pool(v.call(pixels))), labels);
         }, images * (vit.NumPatches + 1));
+
+        const int vocab = 8192, seq = 256, batch = 8;
+        var gpt = new DecoderLmConfig { VocabSize = vocab, MaxSeqLen = seq, EmbedDim = 384, NumLayers = 6, NumHeads = 6 };
+        var ids = randint(vocab, [batch, seq + 1]).DetachFromDisposeScope();
+        yield return new Shape("gpt d384 L6 seq256 b8", () => new DecoderLm(gpt), m =>
+        {
+            var logits = ((DecoderLm)m).call(ids[.., ..^1]);                                    // (B, T, V)
+            return nn.functional.cross_entropy(logits.view(-1, vocab).to(ScalarType.Float32), ids[.., 1..].reshape(-1));
+        }, batch * seq);
     }
 
     private static void Step(Shape shape, nn.Module model, optim.Optimizer opt, PrecisionPolicy policy)
