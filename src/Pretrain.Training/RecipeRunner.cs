@@ -6,6 +6,7 @@ using Pretrain.Models.Sizing;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
+using Pretrain.Training.Precision;
 using Pretrain.Training.Recipes;
 using Pretrain.Training.Tasks;
 using TorchSharp;
@@ -24,8 +25,8 @@ public static class RecipeRunner
     {
         observer ??= NullTrainingObserver.Instance;
         var requested = RecipeLoader.LoadFile(options.RecipePath, options.Overrides);
-        if (requested.Train.Precision != "fp32")
-            throw new RecipeException($"train.precision '{requested.Train.Precision}' is not available in this version yet (mixed precision is planned); use train.precision=fp32.");
+        if (requested.Train.Precision == "bf16")
+            throw new RecipeException("train.precision 'bf16' (pure bf16 weights) is not available in this version yet; use train.precision=bf16-mixed (fp32 master weights, bf16 compute).");
         string runDir = Path.GetFullPath(options.RunDir ?? Path.Combine("runs", requested.Name));
         string checkpointsDir = Path.Combine(runDir, "checkpoints");
 
@@ -74,6 +75,7 @@ public static class RecipeRunner
         if (train.Threads > 0) set_num_threads(train.Threads);
         random.manual_seed(train.Seed);
         var device = ResolveDevice(train.Device);
+        var precision = PrecisionPolicy.Resolve(train.Precision, device.type);
 
         var resumeState = from is null ? null : CheckpointReader.LoadState(from.Directory, from.Step);
         var context = new TaskContext(recipe, runDir, device,
@@ -83,6 +85,7 @@ public static class RecipeRunner
             created = TrainingTasks.Create(context); // models are refused before they are built if they cannot fit
         using var task = created;
         var model = task.Model;
+        precision.PrepareModel(model);   // before the optimizer: it holds the parameters
         var data = recipe.Data;
 
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), task.Decays, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
@@ -105,9 +108,11 @@ public static class RecipeRunner
             BadData = context.BadData,
             BestMetric = bestMetric,
             BestHigherIsBetter = bestHigher,
+            Precision = precision,
+            Throughput = ThroughputOf(recipe, model, precision),
         };
 
-        observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), run folder {runDir}");
+        observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), precision {precision}{(train.Precision == "auto" ? " (auto)" : "")}, run folder {runDir}");
         var final = new Trainer(parts).Run(state, cancel);
 
         var summary = Summarize(recipe, final, model, metrics.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
@@ -131,6 +136,19 @@ public static class RecipeRunner
             return (task.BestMetric, task.BestMetricHigherIsBetter);
         string mode = train.BestMode ?? RecipeValidator.InferBestMode(train.BestMetric) ?? "min";
         return (train.BestMetric, mode == "max");
+    }
+
+    /// <summary>
+    /// FLOPs accounting for the metrics rows: text counts tokens at context train.seq_len; a ViT counts images of
+    /// (image/patch)² patches plus the class token (MAE's encoder sees fewer: an over-estimate there, see docs/precision.md).
+    /// </summary>
+    private static Throughput ThroughputOf(Recipe recipe, TorchSharp.torch.nn.Module model, PrecisionPolicy precision)
+    {
+        var m = recipe.Model;
+        bool vision = m.Arch == "vit";
+        int context = vision ? (m.ImageSize / m.PatchSize) * (m.ImageSize / m.PatchSize) + 1 : recipe.Train.SeqLen;
+        double peak = Throughput.Peak(precision.Device, precision.ComputeDtype ?? ScalarType.Float32);
+        return new Throughput(model, context, vision ? context : 1, peak);
     }
 
     /// <summary>The run folder that holds a step folder (…/RUN/checkpoints/step-N → …/RUN).</summary>

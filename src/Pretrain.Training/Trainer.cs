@@ -3,6 +3,7 @@ using System.Text.Json;
 using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
+using Pretrain.Training.Precision;
 using Pretrain.Training.Recipes;
 using Pretrain.Training.Tasks;
 using TorchSharp;
@@ -27,6 +28,10 @@ public sealed record TrainerParts
     public string? BestMetric { get; init; }
     /// <summary>Whether higher <see cref="BestMetric"/> is better; null: the task's direction.</summary>
     public bool? BestHigherIsBetter { get; init; }
+    /// <summary>train.precision: the autocast scope around each forward and loss, and fp16's loss scaling.</summary>
+    public PrecisionPolicy Precision { get; init; } = PrecisionPolicy.Fp32();
+    /// <summary>tflops/mfu for the metrics rows; null: not reported.</summary>
+    public Throughput? Throughput { get; init; }
 }
 
 /// <summary>
@@ -59,6 +64,8 @@ public sealed class Trainer(TrainerParts parts)
         }
         Dictionary<string, double>? lastEval = resume?.LastEval;
         var guard = new StepGuard(train.OnNonfinite, train.MaxSkippedSteps, resume?.SkippedSteps ?? 0, resume?.ConsecutiveSkippedSteps ?? 0);
+        var precision = parts.Precision;
+        var scaler = precision.NewScaler(resume?.LossScale, resume?.LossScaleGrowthTracker ?? 0);
 
         parts.Observer.OnStart(step, train.MaxSteps);
         var wall = Stopwatch.StartNew();
@@ -83,6 +90,8 @@ public sealed class Trainer(TrainerParts parts)
             LearningRate = opt.LearningRate,
             SkippedSteps = guard.Skipped,
             ConsecutiveSkippedSteps = guard.Consecutive,
+            LossScale = scaler?.Scale,
+            LossScaleGrowthTracker = scaler?.GrowthTracker,
         };
 
         if (resume is null && task.HasEval && !cancel.IsCancellationRequested)   // stopped before it began: no baseline row either
@@ -115,17 +124,23 @@ public sealed class Trainer(TrainerParts parts)
                 Tensor? total = null;
                 foreach (var batch in micro)
                 {
-                    var loss = task.LossSum(batch) / terms;
-                    loss.backward();
+                    // Seam (PrecisionPolicy): the forward and its loss under autocast, in this thread; backward outside.
+                    Tensor loss;
+                    using (precision.Autocast()) loss = task.LossSum(batch).to(float32) / terms;
+                    (scaler is null ? loss : scaler.ScaleLoss(loss)).backward();
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
                 // The step's one device sync: its loss and the global gradient norm over the flat gradient buffer, read together.
+                if (scaler is not null) opt.ScaleGradients(1.0 / scaler.Scale);   // unscale: clipping and the finiteness check see true gradients
                 var norm = opt.GradNorm();
                 var read = stack([total!.to(float64).reshape(1), norm.to(float64).to(total.device).reshape(1)]).cpu().data<double>().ToArray();
                 (stepLoss, gradNorm) = (read[0], read[1]);
                 // Seam (StepGuard): finiteness is checked before the optimizer touches the weights.
-                applied = guard.Admit(step + 1, stepLoss, gradNorm);
+                // fp16: a non-finite gradient is the scaler's overflow, skipped whatever train.on_nonfinite says.
+                bool overflow = scaler is not null && !double.IsFinite(gradNorm);
+                applied = overflow ? SkipOverflow(guard, step + 1, gradNorm, scaler!.Scale) : guard.Admit(step + 1, stepLoss, gradNorm);
+                scaler?.Update(overflow);
                 if (applied)
                 {
                     if (train.GradClip > 0) opt.ClipGradients(gradNorm, train.GradClip);   // as clip_grad_norm_, from the norm read above
@@ -159,7 +174,9 @@ public sealed class Trainer(TrainerParts parts)
                     ["tokens_per_s"] = windowUnits / Math.Max(secs, 1e-9),
                     ["tokens"] = unitsSeen,
                 };
-                if (guard.Skips) row["skipped_steps"] = guard.Skipped;
+                if (guard.Skips || scaler is not null) row["skipped_steps"] = guard.Skipped;
+                if (scaler is not null) row["loss_scale"] = scaler.Scale;
+                if (parts.Throughput is { } meter) (row["tflops"], row["mfu"]) = meter.Of(windowUnits, secs);
                 if (parts.BadData is { Skips: true } bad)
                 {
                     foreach (var (k, v) in bad.Metrics()) row[k] = v;
@@ -198,11 +215,29 @@ public sealed class Trainer(TrainerParts parts)
         return Snapshot();
     }
 
+    /// <summary>
+    /// An fp16 overflow: the step is skipped and counted by the guard (toward train.max_skipped_steps); past the limit
+    /// the message names the remedy, bf16 (fp32's exponent range, no loss scaling).
+    /// </summary>
+    private static bool SkipOverflow(StepGuard guard, long step, double gradNorm, double scale)
+    {
+        try
+        {
+            guard.Skip(step, $"the fp16 gradients overflowed (norm {gradNorm} at loss scale {scale})");
+            return false;
+        }
+        catch (NumericalFaultException e)
+        {
+            throw new NumericalFaultException(e.Message + " Under fp16-mixed, train.precision: bf16-mixed has fp32's exponent range and needs no loss scaling.");
+        }
+    }
+
     private Dictionary<string, double> Evaluate()
     {
         var model = parts.Task.Model;
         bool wasTraining = model.training;
         model.eval();
+        using var autocast = parts.Precision.Autocast();   // eval computes as training does
         try { return parts.Task.Evaluate(parts.Train.MicroBatchSize, parts.EvalMaxBatches); }
         finally { if (wasTraining) model.train(); }
     }

@@ -28,6 +28,8 @@ public sealed record TrainerState
     /// <summary>Steps skipped for a non-finite loss or gradient so far, and how many of the latest were in a row (StepGuard).</summary>
     [JsonPropertyName("skipped_steps")] public long SkippedSteps { get; init; }
     [JsonPropertyName("consecutive_skipped_steps")] public int ConsecutiveSkippedSteps { get; init; }
+    /// <summary>fp16-mixed: clean steps since the loss scale last changed (the scaler's growth tracker).</summary>
+    [JsonPropertyName("loss_scale_growth_tracker")] public int? LossScaleGrowthTracker { get; init; }
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

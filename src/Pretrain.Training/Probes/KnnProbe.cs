@@ -23,7 +23,8 @@ public static class KnnProbe
             long len = Math.Min(chunk, test.shape[0] - start);
             var sim = test.narrow(0, start, len).matmul(train.t());          // (n, Ntrain)
             var (top, idx) = sim.topk(kk, dim: 1);
-            var votes = zeros(len, classes).scatter_add_(1, trainY[idx], (top / temperature).exp());
+            // Votes are summed in fp32 whatever dtype the similarities came in (bf16 under a mixed-precision eval).
+            var votes = zeros(len, classes).scatter_add_(1, trainY[idx], (top.to(ScalarType.Float32) / temperature).exp());
             correct += votes.argmax(1).eq(testY.narrow(0, start, len)).sum().item<long>();
         }
         return (double)correct / test.shape[0];

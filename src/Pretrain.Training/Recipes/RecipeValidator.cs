@@ -18,7 +18,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     public static readonly string[] Tokenizers = ["byte", "tiktoken", "wordpiece", "sentencepiece", "bpe", "hf-json"];
     public static readonly string[] TiktokenNames = ["gpt2", "r50k_base", "cl100k_base", "o200k_base"];
     public static readonly string[] Schedules = ["cosine", "linear", "constant"];
-    public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16"];
+    public static readonly string[] Precisions = ["fp32", "bf16-mixed", "fp16-mixed", "bf16", "auto"];
     public static readonly string[] Optimizers = ["adamw"];
     public static readonly string[] SyntheticKinds = ["text", "labelled-text", "images", "sft"];
     public static readonly string[] BadDataActions = ["fail", "skip"];

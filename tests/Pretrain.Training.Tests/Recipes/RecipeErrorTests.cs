@@ -112,7 +112,7 @@ public sealed class RecipeErrorTests
     [InlineData("tokenizer:\n  kind: bpe\n", "tokenizer.path is required when tokenizer.kind is bpe")]
     [InlineData("tokenizer:\n  kind: tiktoken\n", "recipes/x.yaml: tokenizer.name is required when tokenizer.kind is tiktoken")]
     [InlineData("schedule:\n  kind: step\n", "schedule.kind must be one of cosine, linear, constant; got 'step'")]
-    [InlineData("train:\n  precision: fp16\n", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16; got 'fp16'")]
+    [InlineData("train:\n  precision: fp16\n", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16, auto; got 'fp16'")]
     [InlineData("train:\n  device: gpu\n", "train.device must be auto (cuda when available, else cpu), cpu, cuda or cuda:N")]
     [InlineData("optimizer:\n  name: sgd\n", "optimizer.name must be one of adamw; got 'sgd'")]
     [InlineData("optimizer:\n  lr: 0\n", "recipes/x.yaml:6: optimizer.lr must be > 0, got 0")]

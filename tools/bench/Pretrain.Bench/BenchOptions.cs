@@ -26,13 +26,17 @@ public sealed record BenchOptions
     /// <summary>Only the shapes whose name is listed (null: all).</summary>
     public IReadOnlyList<string>? Models { get; init; }
 
+    /// <summary>Only the bf16-mixed vs fp32 comparison (<see cref="PrecisionBench"/>); repeats = its windows per precision.</summary>
+    public bool Precision { get; init; }
+
     public const string Usage = """
-        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml] [--optimizer]
+        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml] [--optimizer] [--precision]
           --threads  torch threads for all measurements (default: Environment.ProcessorCount)
           --repeats  interleaved repeats; medians are reported (default 3, --quick 2)
           --quick    about a minute on 2 cores: fewer timed windows per repeat
           --window   steps per timed window = the trainer's log_every (default 5)
           --optimizer  time one optimizer step (clip + AdamW + zero_grad), flat vs per-parameter (default 7 repeats)
+          --precision  only bf16-mixed vs fp32 tokens/s (GPT d384/L6 seq 256, small ViT), interleaved windows
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -50,6 +54,7 @@ public sealed record BenchOptions
                 "--repeats" => o with { Repeats = (repeats = Positive(Value())).Value },
                 "--quick" => o with { Quick = true },
                 "--optimizer" => o with { Optimizer = true },
+                "--precision" => o with { Precision = true },
                 "--window" => o with { Window = Positive(Value()) },
                 "--recipe" => o with { QuickstartRecipe = Value() },
                 "--models" => o with { Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },

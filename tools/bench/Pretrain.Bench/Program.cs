@@ -27,6 +27,11 @@ public static class Program
             return 2;
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (options.Precision)
+        {
+            Console.Out.Write(PrecisionBench.Run(options.Threads, windows: options.Repeats, window: options.Window));
+            return 0;
+        }
 
         string recipePath = options.QuickstartRecipe ?? FindUp(Path.Combine("recipes", "quickstart.yaml"))
             ?? throw new FileNotFoundException("recipes/quickstart.yaml not found above the working directory; pass --recipe.");
