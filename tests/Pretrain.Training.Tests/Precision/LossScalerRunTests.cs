@@ -66,7 +66,7 @@ public sealed class LossScalerRunTests
     {
         Directory.CreateDirectory(runDir);
         using var opt = new AdamW(task.Model.named_parameters().Select(p => (p.name, p.parameter)), (_, _) => false, 1e-2, 0.9, 0.999, 1e-8, 0);
-        if (resume is not null) resume = CheckpointReader.Restore(Path.Combine(runDir, "checkpoints", $"step-{resume.Step:D8}"), task, opt);
+        if (resume is not null) resume = CheckpointReader.Restore(Path.Combine(runDir, "checkpoints", $"step-{resume.Step:D8}"), resume.Step, task, opt);
         var train = new TrainSection { MaxSteps = maxSteps, CheckpointEvery = 4, KeepLast = 10, KeepBest = 0, LogEvery = 1, OnNonfinite = onNonfinite, MaxSkippedSteps = maxSkipped };
         var manager = new CheckpointManager(Path.Combine(runDir, "checkpoints"), train.KeepLast, train.KeepBest, false);
         using var metrics = new MetricsLog(runDir, resume?.Step ?? 0, writeTensorBoard: false);
