@@ -36,6 +36,7 @@ internal static class RecipeYamlReader
         var stack = new Stack<Frame>();
         int documents = 0;
         long lastLine = 1;
+        var anchors = new HashSet<string>(StringComparer.Ordinal);
         var parser = new Parser(new StringReader(yaml));
         try
         {
@@ -43,6 +44,14 @@ internal static class RecipeYamlReader
             {
                 var ev = parser.Current!;
                 lastLine = ev.Start.Line;
+                if (ev is NodeEvent { Anchor.IsEmpty: false } anchored)
+                    anchors.Add(anchored.Anchor.Value);
+                if (ev is AnchorAlias alias && !anchors.Contains(alias.Value.Value))
+                {
+                    // YamlDotNet's tree loader fails on it with an ArgumentException naming no line (found by tools/fuzz).
+                    throw new RecipeException($"{sourceName}:{ev.Start.Line}: the alias *{alias.Value.Value} refers to no anchor "
+                        + $"defined before it; define &{alias.Value.Value} first or remove the alias.");
+                }
                 switch (ev)
                 {
                     case DocumentStart when ++documents == 2:

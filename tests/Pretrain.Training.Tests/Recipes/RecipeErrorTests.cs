@@ -54,6 +54,15 @@ public sealed class RecipeErrorTests
         Assert.Contains(expected, e.Message);
     }
 
+    [Theory]   // crashers of tools/fuzz (seed 21): YamlDotNet's tree loader threw a bare ArgumentException on them
+    [InlineData("name: tiny\ndata:\n  train: {synthetic: {rows: 10}}\n<<key: \"\\u0000\"*a\n", "x.yaml:4: the alias *a refers to no anchor")]
+    [InlineData("name: *tinyQame: *tiny\n", "x.yaml:1: the alias *tinyQame: refers to no anchor")]
+    public void An_alias_without_its_anchor_names_the_line(string yaml, string expected)
+    {
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse(yaml, "x.yaml"));
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void Missing_required_name()
     {
