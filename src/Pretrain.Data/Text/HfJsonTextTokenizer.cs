@@ -58,7 +58,7 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
         }
         catch (JsonException e)
         {
-            throw new DataException($"{file} is not valid JSON (line {e.LineNumber + 1}: {e.Message}).", e);
+            throw new DataException($"{file} is not valid JSON (line {e.LineNumber + 1}: {e.Message.ReplaceLineEndings(" ")}).", e);
         }
         catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
         {
@@ -81,6 +81,12 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
             {
                 if (t.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True && Str(t, "content") is { } content)
                 {
+                    if (content.Length == 0)
+                    {
+                        // Found by tools/fuzz: the empty token was blamed on the recipe's tokenizer.special_tokens.
+                        throw new DataException($"{file}: added_tokens holds a special token with empty content; remove it or give it its text.");
+                    }
+
                     specials.Add(content);
                 }
             }

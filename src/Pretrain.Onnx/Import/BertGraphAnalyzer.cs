@@ -236,7 +236,8 @@ internal static partial class BertGraphAnalyzer
     [System.Text.RegularExpressions.GeneratedRegex(@"^(embeddings\.(word_embeddings|position_embeddings|token_type_embeddings|LayerNorm)|encoder\.layer\.\d+\.(attention|intermediate|output)\..+|encoder\.ln|pooler\.dense)\.(weight|bias)$")]
     private static partial System.Text.RegularExpressions.Regex HfName();
 
-    private static OnnxImportException Fail(string source, string message) => new($"{source}: {message}");
+    // One line: tensor and node names come from the file and may hold line breaks (found by tools/fuzz).
+    private static OnnxImportException Fail(string source, string message) => new($"{source}: {message.ReplaceLineEndings(" ")}");
 
     /// <summary>A dimension read from initializer shapes as an int; a damaged model can declare any long.</summary>
     private static int Size(long value, string what, string source) =>

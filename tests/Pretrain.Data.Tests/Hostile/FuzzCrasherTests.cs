@@ -91,4 +91,20 @@ public sealed class FuzzCrasherTests
         Assert.Contains("max_input_chars_per_word is 0", e.Message);
         Assert.Null(e.InnerException);
     }
+
+    [Fact]   // tools/fuzz, seed 21, 100k inputs: both were blamed on the recipe or printed over several lines
+    public void A_tokenizer_json_with_an_empty_special_token_or_broken_json_names_the_file_in_one_line()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("tokenizer.json");
+        File.WriteAllText(path, """{"added_tokens": [{"id": 2, "content": "", "special": true}], "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}""");
+        var e = Assert.Throws<DataException>(() => HfJsonTextTokenizer.Load(path, "a"));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("added_tokens", e.Message);
+
+        File.WriteAllText(path, "{\"model\": {\"type\":\n\"BPE\", t ue\n}}");
+        e = Assert.Throws<DataException>(() => HfJsonTextTokenizer.Load(path, "a"));
+        Assert.Contains(path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
 }
