@@ -198,38 +198,16 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>State tensors keyed "{param}.exp_avg" / "{param}.exp_avg_sq" (views; copy before keeping).</summary>
-    public Dictionary<string, Tensor> StateTensors()
-    {
-        var d = new Dictionary<string, Tensor>();
-        foreach (var s in _slots)
-        {
-            d[s.Name + ".exp_avg"] = s.ExpAvg;
-            d[s.Name + ".exp_avg_sq"] = s.ExpAvgSq;
-        }
-        return d;
-    }
+    public Dictionary<string, Tensor> StateTensors() => AdamWState.Tensors(Moments());
 
     /// <summary>Restores state saved by <see cref="StateTensors"/>; every slot must be present with its shape.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount, string source)
     {
-        foreach (var s in _slots)
-        {
-            foreach (var (key, dst) in new[] { (s.Name + ".exp_avg", s.ExpAvg), (s.Name + ".exp_avg_sq", s.ExpAvgSq) })
-            {
-                if (!state.TryGetValue(key, out var src))
-                    throw new InvalidDataException($"{source}: optimizer state has no '{key}'. The checkpoint does not match this model.");
-                if (!src.shape.SequenceEqual(dst.shape))
-                    throw new InvalidDataException($"{source}: optimizer state '{key}' has shape [{string.Join(", ", src.shape)}], expected [{string.Join(", ", dst.shape)}].");
-            }
-        }
-        using var _ = no_grad();
-        foreach (var s in _slots)
-        {
-            s.ExpAvg.copy_(state[s.Name + ".exp_avg"]);
-            s.ExpAvgSq.copy_(state[s.Name + ".exp_avg_sq"]);
-        }
+        AdamWState.Load(Moments(), state, source);
         StepCount = stepCount;
     }
+
+    private List<(string Name, Tensor ExpAvg, Tensor ExpAvgSq)> Moments() => [.. _slots.Select(s => (s.Name, s.ExpAvg, s.ExpAvgSq))];
 
     public void Dispose()
     {
