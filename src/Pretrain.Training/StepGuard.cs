@@ -45,15 +45,18 @@ public sealed class StepGuard(string onNonfinite, int maxConsecutive, long skipp
         return false;
     }
 
-    /// <summary>Counts one skipped step (also a loss scaler's overflow); throws past train.max_skipped_steps in a row.</summary>
-    public void Skip(long step, string why)
+    /// <summary>
+    /// Counts one skipped step (also a loss scaler's overflow); throws past train.max_skipped_steps in a row, ending
+    /// the message with <paramref name="remedy"/> when the caller knows a better one than the default.
+    /// </summary>
+    public void Skip(long step, string why, string? remedy = null)
     {
         Skipped++;
         Consecutive++;
         if (Consecutive > maxConsecutive)
         {
             throw new NumericalFaultException($"At step {step} {why}: {Consecutive} steps in a row skipped, more than train.max_skipped_steps ({maxConsecutive}); " +
-                "the run stopped with the last good checkpoint kept. Lower optimizer.lr or check the data.");
+                "the run stopped with the last good checkpoint kept. Lower optimizer.lr or check the data." + (remedy is null ? "" : " " + remedy));
         }
     }
 }

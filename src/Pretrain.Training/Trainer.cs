@@ -139,7 +139,13 @@ public sealed class Trainer(TrainerParts parts)
                 // Seam (StepGuard): finiteness is checked before the optimizer touches the weights.
                 // fp16: a non-finite gradient is the scaler's overflow, skipped whatever train.on_nonfinite says.
                 bool overflow = scaler is not null && !double.IsFinite(gradNorm);
-                applied = overflow ? SkipOverflow(guard, step + 1, gradNorm, scaler!.Scale) : guard.Admit(step + 1, stepLoss, gradNorm);
+                if (overflow)
+                {
+                    // Counted toward train.max_skipped_steps; past it the message names bf16 (fp32's exponent range, no scaling).
+                    guard.Skip(step + 1, $"the fp16 gradients overflowed (norm {gradNorm} at loss scale {scaler!.Scale})",
+                        "Under fp16-mixed, train.precision: bf16-mixed has fp32's exponent range and needs no loss scaling.");
+                }
+                applied = !overflow && guard.Admit(step + 1, stepLoss, gradNorm);
                 scaler?.Update(overflow);
                 if (applied)
                 {
@@ -213,23 +219,6 @@ public sealed class Trainer(TrainerParts parts)
             parts.Observer.OnMessage($"checkpoint {Path.GetFileName(path)} (stopped early)");
         }
         return Snapshot();
-    }
-
-    /// <summary>
-    /// An fp16 overflow: the step is skipped and counted by the guard (toward train.max_skipped_steps); past the limit
-    /// the message names the remedy, bf16 (fp32's exponent range, no loss scaling).
-    /// </summary>
-    private static bool SkipOverflow(StepGuard guard, long step, double gradNorm, double scale)
-    {
-        try
-        {
-            guard.Skip(step, $"the fp16 gradients overflowed (norm {gradNorm} at loss scale {scale})");
-            return false;
-        }
-        catch (NumericalFaultException e)
-        {
-            throw new NumericalFaultException(e.Message + " Under fp16-mixed, train.precision: bf16-mixed has fp32's exponent range and needs no loss scaling.");
-        }
     }
 
     private Dictionary<string, double> Evaluate()
