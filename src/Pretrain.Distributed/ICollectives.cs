@@ -1,0 +1,54 @@
+using static TorchSharp.torch;
+
+namespace Pretrain.Distributed;
+
+/// <summary>How values from every rank are combined.</summary>
+public enum ReduceOp
+{
+    Sum,
+    /// <summary>Sum divided by the world size.</summary>
+    Avg,
+    Max,
+    Min,
+}
+
+/// <summary>
+/// The ranks of one training job and the collective operations between them (the shape Horovod proved: MPI for
+/// ranks, bootstrap and CPU tensors, NCCL for CUDA tensors). Every rank calls the same collectives in the same order;
+/// a collective that does not complete within the job's timeout ends the job naming the rank (the backend's
+/// watchdog), never a silent hang.
+/// <para>Tensors passed in must be contiguous; in-place operations write the result into the caller's tensor.
+/// Thread use: one thread (the trainer's) calls collectives; the backend may run its own watchdog thread.</para>
+/// </summary>
+public interface ICollectives : IDisposable
+{
+    /// <summary>This process's rank, 0 ≤ Rank &lt; WorldSize.</summary>
+    int Rank { get; }
+
+    /// <summary>The number of ranks in the job.</summary>
+    int WorldSize { get; }
+
+    /// <summary>This rank's index among the ranks on its machine (its GPU is cuda:LocalRank).</summary>
+    int LocalRank { get; }
+
+    /// <summary>"single", "mpi", "mpi+nccl": for logs and run metadata.</summary>
+    string Backend { get; }
+
+    /// <summary>Combines <paramref name="tensor"/> over every rank in place; every rank ends with the same values.</summary>
+    void AllReduce(Tensor tensor, ReduceOp op = ReduceOp.Sum);
+
+    /// <summary>Overwrites <paramref name="tensor"/> on every rank with <paramref name="root"/>'s values (same shape and dtype everywhere).</summary>
+    void Broadcast(Tensor tensor, int root = 0);
+
+    /// <summary>A new tensor of shape [WorldSize, ..tensor.shape] holding every rank's tensor in rank order (same shape everywhere).</summary>
+    Tensor AllGather(Tensor tensor);
+
+    /// <summary>Every rank's bytes in rank order; lengths may differ between ranks (cursors, messages).</summary>
+    byte[][] AllGatherBytes(ReadOnlySpan<byte> mine);
+
+    /// <summary>Root's bytes on every rank (the others pass anything, e.g. empty).</summary>
+    byte[] BroadcastBytes(ReadOnlySpan<byte> data, int root = 0);
+
+    /// <summary>Returns once every rank has called it.</summary>
+    void Barrier();
+}
