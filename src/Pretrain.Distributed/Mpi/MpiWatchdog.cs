@@ -65,16 +65,37 @@ internal sealed unsafe class MpiWatchdog : IDisposable
     /// <summary>The deadline (Stopwatch ticks) for a collective starting now.</summary>
     public long DeadlineFromNow() => Stopwatch.GetTimestamp() + (long)((_timeout - _grace).TotalSeconds * Stopwatch.Frequency);
 
+    /// <summary>Called once, just before MPI_Abort (the NCCL communicator is aborted there, so no kernel waits forever).</summary>
+    public Action? BeforeAbort { get; set; }
+
     /// <summary>Completes <paramref name="request"/>, or ends the job if <paramref name="deadline"/> passes first.</summary>
-    public void Wait(IntPtr* request, string name, long sequence, long deadline)
+    public void Wait(IntPtr* request, string name, long sequence, long deadline) => Loop(request, null, name, sequence, deadline);
+
+    /// <summary>Polls <paramref name="done"/> (work outside MPI, e.g. a CUDA stream) the same way, with the same diagnosis.</summary>
+    public void WaitFor(Func<bool> done, string name, long sequence, long deadline) => Loop(null, done, name, sequence, deadline);
+
+    private void Loop(IntPtr* request, Func<bool>? poll, string name, long sequence, long deadline)
     {
         long start = Stopwatch.GetTimestamp();
         long spinUntil = start + (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
+        bool completed = false;
         for (long i = 0; ; i++)
         {
-            int done = 0;
-            _mpi.Check(_mpi.Test(request, &done, IntPtr.Zero), $"MPI_Test ({name} #{sequence})");
-            if (done != 0 && !_diagnosing) return;
+            if (!completed)
+            {
+                if (request != null)
+                {
+                    int flag = 0;
+                    _mpi.Check(_mpi.Test(request, &flag, IntPtr.Zero), $"MPI_Test ({name} #{sequence})");
+                    completed = flag != 0;
+                }
+                else
+                {
+                    completed = poll!();
+                }
+            }
+            // Once a diagnosis has started the job ends, even if this collective completes meanwhile.
+            if (completed && !_diagnosing) return;
             long now = Stopwatch.GetTimestamp();
             bool spinning = now < spinUntil;
             if (!spinning || i % 64 == 0) PollStates(name, sequence);
@@ -140,6 +161,14 @@ internal sealed unsafe class MpiWatchdog : IDisposable
         Console.Out.Flush();
         Console.Error.WriteLine(Describe(name, sequence));
         Console.Error.Flush();
+        try
+        {
+            BeforeAbort?.Invoke();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"(while aborting: {e.Message})");
+        }
         _mpi.Abort(_mpi.CommWorld, 1);
         Environment.Exit(1); // MPI_Abort does not return; if it does, still end this rank non-zero
     }
