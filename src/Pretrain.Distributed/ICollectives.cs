@@ -51,4 +51,11 @@ public interface ICollectives : IDisposable
 
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier();
+
+    /// <summary>
+    /// Ends the whole job now because this rank failed (<paramref name="reason"/> is printed as one line first), so the
+    /// other ranks do not wait in their next collective until the timeout. With one process it does nothing: the
+    /// caller's exception ends the run. Multi-rank backends do not return.
+    /// </summary>
+    void Abort(string reason) { }
 }

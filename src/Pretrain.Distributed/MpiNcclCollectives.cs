@@ -57,6 +57,8 @@ public sealed class MpiNcclCollectives : ICollectives
 
     public void Barrier() => _mpi.Barrier();
 
+    public void Abort(string reason) => _mpi.Abort(reason);
+
     /// <summary>A barrier (nothing in flight on any rank), ncclCommDestroy, then MPI's own dispose.</summary>
     public void Dispose()
     {

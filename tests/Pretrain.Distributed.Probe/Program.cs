@@ -10,11 +10,12 @@ using static TorchSharp.torch;
 //   collectives OUT_DIR          every collective on float32/float64/int64/bfloat16 and bytes; writes OUT_DIR/rank{R}.txt
 //   stop TIMEOUT_S               one all-reduce, then rank 1 stops itself (SIGSTOP) and the others all-reduce again
 //   skip TIMEOUT_S               one all-reduce, then rank 1 sleeps outside any collective while the others all-reduce
+//   abort TIMEOUT_S              one all-reduce, then rank 1 calls Abort (a failed rank) while the others all-reduce
 //   nccl                         (no mpirun; a GPU) world size 1 through the real NCCL calls: tools/gpu/check.sh nccl
 torch.set_num_threads(1);
 string scenario = args.Length > 0 ? args[0] : "";
 if (scenario == "nccl") return NcclCheck.Run();
-double timeoutS = scenario is "stop" or "skip" ? double.Parse(args[1], CultureInfo.InvariantCulture) : 60;
+double timeoutS = scenario is "stop" or "skip" or "abort" ? double.Parse(args[1], CultureInfo.InvariantCulture) : 60;
 using var world = Collectives.FromEnvironment(new CollectiveOptions(TimeSpan.FromSeconds(timeoutS)));
 int rank = world.Rank, size = world.WorldSize;
 switch (scenario)
@@ -24,12 +25,14 @@ switch (scenario)
         break;
     case "stop":
     case "skip":
+    case "abort":
         using (var one = torch.ones(4)) world.AllReduce(one);
         Console.WriteLine($"rank {rank}: pid {Environment.ProcessId} ready");
         Console.Out.Flush();
         if (rank == 1)
         {
             if (scenario == "stop" && Libc.kill(Environment.ProcessId, 19) != 0) throw new InvalidOperationException("kill(SIGSTOP) failed");
+            else if (scenario == "abort") world.Abort("the data file row group 3 is damaged (a test)");
             else Thread.Sleep(TimeSpan.FromSeconds(timeoutS * 4));
         }
         using (var two = torch.ones(4)) world.AllReduce(two);

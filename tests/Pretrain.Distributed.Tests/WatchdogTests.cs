@@ -37,6 +37,19 @@ public sealed partial class WatchdogTests
         foreach (int pid in ready.Values) Assert.False(IsRunning(pid), $"pid {pid} still runs 5 s after mpirun exited");
     }
 
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void A_rank_that_fails_ends_the_job_at_once_instead_of_leaving_the_others_to_time_out()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        var (code, raw, elapsed) = MpiRun.Probe(2, ["abort", "60"], TimeSpan.FromSeconds(90));
+        string output = Escape().Replace(raw, "");
+        Assert.True(code != 0 && code != -1, $"mpirun exited {code}:\n{output}");
+        Assert.Single(output.Split('\n'), l => l.Trim() == "rank 1 ends the job: the data file row group 3 is damaged (a test)");
+        Assert.DoesNotContain("did not complete", output);
+        Assert.DoesNotContain("completed, which it must not", output);
+        Assert.True(elapsed < TimeSpan.FromSeconds(30), $"took {elapsed.TotalSeconds:0.0} s; rank 0's timeout was 60 s");
+    }
+
     private static bool IsRunning(int pid)
     {
         try

@@ -18,7 +18,9 @@ public sealed unsafe class MpiCollectives : ICollectives
     private readonly MpiLibrary _mpi;
     private readonly Lock _lock = new(); // MPI_THREAD_SERIALIZED: one MPI call at a time
     private readonly MpiWatchdog _watchdog;
-    private IntPtr _comm, _watchComm;    // private duplicates of MPI_COMM_WORLD: ours, and the watchdog's
+    // Private duplicates of MPI_COMM_WORLD: the collectives', the watchdog's, and one for the barrier before
+    // MPI_Finalize, which then can never be matched with a data collective another rank is still in.
+    private IntPtr _comm, _watchComm, _endComm;
     private long _sequence;
     private bool _disposed;
 
@@ -39,12 +41,13 @@ public sealed unsafe class MpiCollectives : ICollectives
         if (provided < MpiLibrary.ThreadSerialized)
             throw new CollectiveException($"this MPI provides thread level {provided}; the MPI backend needs MPI_THREAD_SERIALIZED (2)");
         _mpi.Check(_mpi.Comm_set_errhandler(_mpi.CommWorld, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
-        IntPtr comm, watchComm;
+        IntPtr comm, watchComm, endComm;
         _mpi.Check(_mpi.Comm_dup(_mpi.CommWorld, &comm), "MPI_Comm_dup");
         _mpi.Check(_mpi.Comm_dup(_mpi.CommWorld, &watchComm), "MPI_Comm_dup");
-        (_comm, _watchComm) = (comm, watchComm);
-        _mpi.Check(_mpi.Comm_set_errhandler(_comm, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
-        _mpi.Check(_mpi.Comm_set_errhandler(_watchComm, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
+        _mpi.Check(_mpi.Comm_dup(_mpi.CommWorld, &endComm), "MPI_Comm_dup");
+        (_comm, _watchComm, _endComm) = (comm, watchComm, endComm);
+        foreach (IntPtr c in new[] { comm, watchComm, endComm })
+            _mpi.Check(_mpi.Comm_set_errhandler(c, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
         int rank, size;
         _mpi.Check(_mpi.Comm_rank(_comm, &rank), "MPI_Comm_rank");
         _mpi.Check(_mpi.Comm_size(_comm, &size), "MPI_Comm_size");
@@ -206,12 +209,22 @@ public sealed unsafe class MpiCollectives : ICollectives
             _disposed = true;
         }
         IntPtr request;
-        _mpi.Check(_mpi.Ibarrier(_comm, &request), "MPI_Ibarrier");
+        _mpi.Check(_mpi.Ibarrier(_endComm, &request), "MPI_Ibarrier");
         _watchdog.Wait(&request, "finalize", ++_sequence, _watchdog.DeadlineFromNow());
         _watchdog.Dispose();
         fixed (IntPtr* watchComm = &_watchComm) _mpi.Comm_free(watchComm);
+        fixed (IntPtr* endComm = &_endComm) _mpi.Comm_free(endComm);
         fixed (IntPtr* comm = &_comm) _mpi.Comm_free(comm);
         _mpi.Check(_mpi.Finalize(), "MPI_Finalize");
+    }
+
+    /// <summary>Prints "rank R ends the job: REASON", aborts NCCL if in use, then MPI_Abort: mpirun ends every rank non-zero.</summary>
+    public void Abort(string reason)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"rank {Rank} ends the job: {reason.ReplaceLineEndings(" ")}");
+        Console.Error.Flush();
+        _watchdog.AbortJob();
     }
 
     /// <summary>Runs a wait outside MPI (an NCCL collective) as one collective of this job: its sequence number, deadline and watchdog.</summary>

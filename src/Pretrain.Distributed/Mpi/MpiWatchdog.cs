@@ -169,6 +169,12 @@ internal sealed unsafe class MpiWatchdog : IDisposable
         Console.Out.Flush();
         Console.Error.WriteLine(Describe(name, sequence));
         Console.Error.Flush();
+        AbortJob();
+    }
+
+    /// <summary><see cref="BeforeAbort"/>, then MPI_Abort(MPI_COMM_WORLD, 1); never returns.</summary>
+    public void AbortJob()
+    {
         try
         {
             BeforeAbort?.Invoke();
