@@ -14,7 +14,18 @@ using static TorchSharp.torch;
 //   nccl                         (no mpirun; a GPU) world size 1 through the real NCCL calls: tools/gpu/check.sh nccl
 torch.set_num_threads(1);
 string scenario = args.Length > 0 ? args[0] : "";
-if (scenario == "nccl") return NcclCheck.Run();
+if (scenario == "nccl")
+{
+    try
+    {
+        return NcclCheck.Run();
+    }
+    catch (Exception e) when (e is CollectiveException or InvalidOperationException or TimeoutException)
+    {
+        Console.WriteLine($"nccl error: {e.Message}");
+        return 1;
+    }
+}
 double timeoutS = scenario is "stop" or "skip" or "abort" ? double.Parse(args[1], CultureInfo.InvariantCulture) : 60;
 using var world = Collectives.FromEnvironment(new CollectiveOptions(TimeSpan.FromSeconds(timeoutS)));
 int rank = world.Rank, size = world.WorldSize;
