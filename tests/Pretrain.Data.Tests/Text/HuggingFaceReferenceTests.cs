@@ -17,6 +17,8 @@ public sealed class HuggingFaceReferenceTests(ITestOutputHelper output)
     [InlineData("qwen3")]
     [InlineData("llama2")]
     [InlineData("deepseek_v3")]
+    [InlineData("llama2-metaspace")]
+    [InlineData("qwen3-variant")]
     public void RealTokenizerJsonGivesHuggingFacesIds(string name)
     {
         var reference = HfReference.Get();
@@ -46,8 +48,8 @@ public sealed class HuggingFaceReferenceTests(ITestOutputHelper output)
     private static string EosOf(string name) => name switch
     {
         "llama3" => "<|end_of_text|>",
-        "qwen3" => "<|endoftext|>",
-        "llama2" => "</s>",
+        "qwen3" or "qwen3-variant" => "<|endoftext|>",
+        "llama2" or "llama2-metaspace" => "</s>",
         _ => "<｜end▁of▁sentence｜>",
     };
 

@@ -35,11 +35,9 @@ internal static class HfDecoder
             case "Metaspace":
                 string replacement = HfJson.Str(d, "replacement") ?? "\u2581";
                 string scheme = HfJson.Str(d, "prepend_scheme") ?? (HfJson.Bool(d, "add_prefix_space", true) ? "always" : "never");
+                // As Hugging Face: in the first token every replacement character is dropped (unless prepend_scheme is never).
                 return tokens => [.. tokens.Select((t, i) =>
-                {
-                    string s = t.Replace(replacement, " ", StringComparison.Ordinal);
-                    return i == 0 && scheme != "never" && s.StartsWith(' ') ? s[1..] : s;
-                })];
+                    t.Replace(replacement, i == 0 && scheme != "never" ? "" : " ", StringComparison.Ordinal))];
             case "ByteFallback":
                 return ByteFallback;
             case "Fuse":
