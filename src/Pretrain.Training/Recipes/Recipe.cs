@@ -156,6 +156,8 @@ public sealed record TokenizerSection
     public IReadOnlyList<string> SpecialTokens { get; init; } = [];
     /// <summary>wordpiece / hf-json lower-casing (null: the tokenizer's default).</summary>
     public bool? LowerCase { get; init; }
+    /// <summary>SFT rows in the model's chat format: llama3, qwen, mistral or phi3 (null: prompt + response + eos).</summary>
+    public string? ChatTemplate { get; init; }
 }
 
 /// <summary>Where samples come from.</summary>

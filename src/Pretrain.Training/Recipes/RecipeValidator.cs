@@ -43,6 +43,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         CheckTokenizer(r.Tokenizer);
         CheckData(r.Data);
         CheckPacking(r);
+        if (r.Tokenizer.ChatTemplate is not null && r.Objective.Kind != "sft")
+            Add("tokenizer.chat_template", $"shapes SFT rows; objective.kind '{r.Objective.Kind}' does not use it: remove it or use objective.kind sft");
         if (r.Data.Train.Mix is not null && r.Objective.Kind is not ("clm" or "mlm"))
             Add("data.train.mix", $"is supported for objective.kind clm and mlm (packed text); '{r.Objective.Kind}' reads one dataset: use data.train.files");
         CheckOptimizer(r.Optimizer);
@@ -160,6 +162,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             Add("tokenizer.path", $"is required when tokenizer.kind is {t.Kind} (the tokenizer's file or folder)");
         if (t.EosToken.Length == 0)
             Add("tokenizer.eos_token", "must not be empty");
+        if (t.ChatTemplate is not null)
+            OneOf("tokenizer.chat_template", t.ChatTemplate, [.. Pretrain.Data.Text.ChatTemplate.Names]);
     }
 
     private void CheckData(DataSection d)

@@ -51,6 +51,17 @@ public sealed class SftTask : ITrainingTask
         }
 
         var files = ctx.Files;
+        Pretrain.Data.Text.ChatTemplate? template = null;
+        try
+        {
+            template = recipe.Tokenizer.ChatTemplate is { } chat ? Pretrain.Data.Text.ChatTemplate.Create(chat, decoder.Tokenizer) : null;
+        }
+        catch
+        {
+            decoder.Model.Dispose();
+            throw;
+        }
+
         SftOptions Options(IReadOnlyList<string> f, DataSplit split, string key) => new()
         {
             Files = f,
@@ -60,6 +71,7 @@ public sealed class SftTask : ITrainingTask
             Seed = recipe.Train.Seed,
             Prefetch = Math.Max(recipe.Data.Prefetch, recipe.Train.MicroBatchSize * recipe.Train.GradAccumSteps),
             ConfigKey = key,            Timeout = ctx.DataTimeout,
+            Template = template,
         };
         var train = Options(files.Train, recipe.Data.Train, "data.train") with
         {

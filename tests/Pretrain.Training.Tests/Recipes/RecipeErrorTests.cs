@@ -159,6 +159,16 @@ public sealed class RecipeErrorTests
         Assert.Equal("recipes/x.yaml:1: name must be a folder-safe name (letters, digits, '.', '_', '-'; it names the run folder), got 'a/b'", e.Message);
     }
 
+    [Fact]
+    public void Chat_template_is_one_of_the_known_formats_and_only_for_sft()
+    {
+        var r = RecipeLoader.Parse(Base + "objective:\n  kind: sft\ntokenizer:\n  chat_template: qwen\n", "recipes/x.yaml");
+        Assert.Equal("qwen", r.Tokenizer.ChatTemplate);
+        Assert.Contains("tokenizer.chat_template", Fail(Base + "objective:\n  kind: sft\ntokenizer:\n  chat_template: chatml\n").Message);
+        Assert.Contains("llama3", Fail(Base + "objective:\n  kind: sft\ntokenizer:\n  chat_template: chatml\n").Message);
+        Assert.Contains("objective.kind 'clm' does not use it", Fail(Base + "objective:\n  kind: clm\ntokenizer:\n  chat_template: llama3\n").Message);
+    }
+
     private static RecipeException Fail(string yaml, params string[] overrides) =>
         Assert.Throws<RecipeException>(() => RecipeLoader.Parse(yaml, "recipes/x.yaml", overrides));
 }
