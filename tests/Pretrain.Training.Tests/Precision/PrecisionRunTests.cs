@@ -50,7 +50,7 @@ public sealed class PrecisionRunTests
 
     [Theory]
     [InlineData("train.precision=fp16", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16, auto; got 'fp16'")]
-    [InlineData("train.precision=bf16", "train.precision 'bf16' (pure bf16 weights) is not available in this version yet")]
+    [InlineData("train.precision=fp16-pure", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16, auto; got 'fp16-pure'")]
     public void ABadPrecisionIsOneClearLine(string set, string message)
     {
         using var dir = new TempDir();
