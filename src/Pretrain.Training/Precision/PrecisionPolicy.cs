@@ -81,8 +81,8 @@ public sealed class PrecisionPolicy
     /// <c>Module.to</c> and <see cref="LoraLinear.HoldBaseIn"/> make new Parameter objects; the optimizer's flat
     /// buffer adopts the ones the model holds when it is built, so nothing that holds the old ones survives).
     /// <list type="bullet">
-    /// <item>pure bf16: every floating parameter and buffer becomes bf16 (the optimizer then keeps its moments in
-    /// bf16 too: PyTorch's convention, state in the parameter's dtype).</item>
+    /// <item>pure bf16: every floating parameter and buffer becomes bf16, as PyTorch's <c>model.to(torch.bfloat16)</c>
+    /// (the optimizer then keeps its moments in bf16 too: PyTorch's convention, state in the parameter's dtype).</item>
     /// <item><paramref name="loraBaseDtype"/> bf16 (<c>lora.base_dtype</c>): the frozen weights of linear and
     /// convolution layers (LoRA bases and frozen plain layers) become bf16, halving their memory; adapters,
     /// heads, norms, biases and embeddings stay fp32 (an embedding's output is the residual stream). Needs bf16 compute (bf16-mixed or bf16):
