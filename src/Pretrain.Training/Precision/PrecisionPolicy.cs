@@ -112,7 +112,7 @@ public sealed class PrecisionPolicy
         {
             switch (module)
             {
-                case LoraLinear lora:
+                case LoraLinear lora when Frozen(lora.Weight):   // a base listed in lora.trainable trains in fp32
                     lora.HoldBaseIn(dtype);
                     break;
                 case TorchSharp.Modules.Linear linear when Frozen(linear.weight):
