@@ -25,8 +25,6 @@ public static class RecipeRunner
     {
         observer ??= NullTrainingObserver.Instance;
         var requested = RecipeLoader.LoadFile(options.RecipePath, options.Overrides);
-        if (requested.Train.Precision == "bf16")
-            throw new RecipeException("train.precision 'bf16' (pure bf16 weights) is not available in this version yet; use train.precision=bf16-mixed (fp32 master weights, bf16 compute).");
         string runDir = Path.GetFullPath(options.RunDir ?? Path.Combine("runs", requested.Name));
         string checkpointsDir = Path.Combine(runDir, "checkpoints");
 
@@ -85,7 +83,7 @@ public static class RecipeRunner
             created = TrainingTasks.Create(context); // models are refused before they are built if they cannot fit
         using var task = created;
         var model = task.Model;
-        precision.PrepareModel(model);   // before the optimizer: it holds the parameters
+        precision.PrepareModel(model, recipe.Lora?.BaseDtype ?? "fp32");   // before the optimizer: it holds the parameters
         var data = recipe.Data;
 
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), task.Decays, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],

@@ -183,6 +183,7 @@ public sealed class Trainer(TrainerParts parts)
                 if (guard.Skips || scaler is not null) row["skipped_steps"] = guard.Skipped;
                 if (scaler is not null) row["loss_scale"] = scaler.Scale;
                 if (parts.Throughput is { } meter) (row["tflops"], row["mfu"]) = meter.Of(windowUnits, secs);
+                if (precision.Device == DeviceType.CUDA && CudaMemory.DeviceUsedBytes() is { } used) row["cuda_memory_used_bytes"] = used;
                 if (parts.BadData is { Skips: true } bad)
                 {
                     foreach (var (k, v) in bad.Metrics()) row[k] = v;

@@ -18,6 +18,9 @@
 #   nccl     the NCCL backend at world size 1 through the real NCCL calls (the bundle's Pretrain.Distributed.Probe):
 #            all-reduce/broadcast/all-gather results checked, ncclCommAbort, a 256 MB all-reduce timed. One card
 #            cannot show cross-rank sums, NCCL transports, or the MPI bootstrap (those run on CPU with mpirun).
+#   speed    the GPT-2-124M shape at seq 1024 in bf16-mixed (tools/gpu/speed-gpt2.yaml, SPEED_STEPS steps, default 60)
+#            with our CLI, then the same model in plain PyTorch eager on the same card (tools/gpu/torch_gpt2_speed.py:
+#            nn.Linear, scaled_dot_product_attention, fused AdamW, bf16 autocast): tokens/s, MFU, device memory, ratios
 # Prints a table last (also $OUT/table.md); logs, metrics and checkpoints are in $OUT/results.tgz.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -219,6 +222,44 @@ phase_nccl() {
   fi
 }
 
+phase_speed() { # ours vs PyTorch eager, one after the other on the same card; medians over windows after warm-up
+  local steps="${SPEED_STEPS:-60}" t0 ours=() shape=()
+  if [ "$device" = cpu ]; then   # DEVICE=cpu dry run of the logic: a tiny shape in fp32 (bf16 matmuls are slow on most CPUs)
+    ours=(--set model.embed_dim=64 --set model.num_layers=2 --set model.num_heads=2 --set train.seq_len=64
+      --set model.max_seq_len=64 --set train.micro_batch_size=2 --set train.precision=fp32)
+    shape=(--dim 64 --layers 2 --heads 2 --seq 64 --batch 2 --threads 8 --dtype fp32)
+  fi
+  run_recipe speed speed-gpt2-ours tools/gpu/speed-gpt2.yaml --set train.max_steps="$steps" "${ours[@]}"
+  t0=$SECONDS
+  if "$py" tools/gpu/torch_gpt2_speed.py --device "$device" --steps $((steps - 10)) --warmup 10 --window 10 "${shape[@]}" \
+      --out "$out/torch-speed.json" > "$out/logs/torch-speed.log" 2>&1; then
+    row speed torch-eager ok $((SECONDS - t0)) "$("$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['framework'], d['attention'], 'fused AdamW' if d['fused_adamw'] else 'AdamW')" "$out/torch-speed.json")"
+  else
+    row speed torch-eager FAIL $((SECONDS - t0)) "$(tail -1 "$out/logs/torch-speed.log" | cut -c1-200)"
+  fi
+  "$py" - "runs/speed-gpt2-ours/metrics.jsonl" "$out/torch-speed.json" "$out/speed.json" >> "$table" <<'PY'
+import json, os, statistics, sys
+ours_rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()] if os.path.exists(sys.argv[1]) else []
+train = [r for r in ours_rows if "tokens_per_s" in r and r["step"] >= 20]
+ours = {}
+if train:
+    ours = {"tokens_per_s": statistics.median(r["tokens_per_s"] for r in train),
+            "mfu": statistics.median(r["mfu"] for r in train) if all("mfu" in r for r in train) else None,
+            "memory": max((r.get("cuda_memory_used_bytes", 0) for r in ours_rows), default=0) or None}
+torch_ = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else {}
+theirs = {"tokens_per_s": torch_.get("tokens_per_s"), "mfu": torch_.get("mfu"), "memory": torch_.get("device_memory_used_bytes"),
+          "allocated": torch_.get("max_memory_allocated_bytes"), "reserved": torch_.get("max_memory_reserved_bytes")}
+def f(v, fmt): return "n/a" if v is None else format(v, fmt)
+def gib(v): return "n/a" if not v else f"{v / 2**30:.2f} GiB"
+print(f"| speed | ours (bf16-mixed) | {'ok' if train else 'FAIL'} | - | {f(ours.get('tokens_per_s'), ',.0f')} tokens/s, MFU {f(ours.get('mfu'), '.1%')}, device memory {gib(ours.get('memory'))} |")
+print(f"| speed | PyTorch eager (bf16 autocast) | {'ok' if torch_ else 'FAIL'} | - | {f(theirs['tokens_per_s'], ',.0f')} tokens/s, MFU {f(theirs['mfu'], '.1%')}, device memory {gib(theirs['memory'])} (allocator: peak allocated {gib(theirs['allocated'])}, reserved {gib(theirs['reserved'])}) |")
+ratio = lambda a, b: None if not a or not b else a / b
+tr, mr = ratio(ours.get("tokens_per_s"), theirs["tokens_per_s"]), ratio(ours.get("memory"), theirs["memory"])
+print(f"| speed | ours / PyTorch | {'ok' if tr else 'n/a'} | - | tokens/s {f(tr, '.2f')}x (aim >= 0.9), device memory {f(mr, '.2f')}x |")
+json.dump({"ours": ours, "pytorch": torch_, "tokens_per_s_ratio": tr, "memory_ratio": mr}, open(sys.argv[3], "w"), indent=1)
+PY
+}
+
 hand_back() { cp "$table" "$final/table.md"; tar -czf "$final/results.tgz" -C "$out" .; }
 
 for phase in "$@"; do
@@ -230,7 +271,8 @@ for phase in "$@"; do
     text) phase_text ;;
     sft) phase_sft ;;
     nccl) phase_nccl ;;
-    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text, sft, nccl)" >&2; exit 2 ;;
+    speed) phase_speed ;;
+    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text, sft, nccl, speed)" >&2; exit 2 ;;
   esac
   hand_back
 done

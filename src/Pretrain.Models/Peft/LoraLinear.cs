@@ -14,7 +14,7 @@ namespace Pretrain.Models.Peft;
 /// </summary>
 public sealed class LoraLinear : Module<Tensor, Tensor>
 {
-    private readonly Parameter weight;  // (out, in) the frozen base weight
+    private Parameter weight;           // (out, in) the frozen base weight; its dtype may be lower (HoldBaseIn)
     private readonly Parameter? bias;   // (out,)
     private readonly Parameter lora_a;  // (r, in)
     private readonly Parameter lora_b;  // (out, r)
@@ -117,6 +117,39 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         using (torch.no_grad())
             weight.sub_(delta);
         Merged = false;
+    }
+
+    /// <summary>
+    /// Holds the frozen base weight in <paramref name="dtype"/>, e.g. bf16 to halve its memory; the bias and the
+    /// adapters keep theirs (fp32: libtorch's CPU autocast leaves a linear's optional bias uncast, so an fp32 bias
+    /// beside a bf16 weight computes exactly what autocast computes from an fp32 base). Replaces the Parameter object
+    /// (libtorch cannot change a tensor's dtype in place), so call it before an optimizer or anything else holds it.
+    /// Refused while the base trains or is merged.
+    /// </summary>
+    public void HoldBaseIn(ScalarType dtype)
+    {
+        if (weight.requires_grad)
+            throw new InvalidOperationException("The LoRA base weight trains (requires_grad); freeze the base before changing its dtype.");
+        if (Merged)
+            throw new InvalidOperationException("Unmerge the LoRA adapter before changing the base weight's dtype.");
+        if (weight.dtype == dtype) return;
+        Parameter p;
+        using (torch.no_grad())
+        using (var data = weight.detach())
+            p = new Parameter(data.to_type(dtype), requires_grad: false);
+        SwapWeight(p).Dispose();
+    }
+
+    /// <summary>
+    /// Swaps in <paramref name="replacement"/> as the base weight and returns the one it replaces: how a merged export
+    /// of a bf16 base folds the adapter in fp32 without touching the held weight.
+    /// </summary>
+    internal Parameter SwapWeight(Parameter replacement)
+    {
+        var old = weight;
+        weight = replacement;
+        ConditionallyRegisterParameter(nameof(weight), replacement);
+        return old;
     }
 
     /// <summary>Puts back a copy of W taken before <see cref="Merge"/>: bit-exact, unlike <see cref="Unmerge"/>.</summary>

@@ -55,16 +55,24 @@ public static class LoraModel
     /// <summary>
     /// Full-model weights with the adapters merged: merges, runs <paramref name="export"/> (e.g.
     /// <c>() =&gt; HfDecoderLayout.ToHf(model)</c>, which leaves the LoRA matrices out), copies what it returns, then
-    /// puts the base weights back bit-exactly. The model is unchanged afterwards; the caller owns the copies.
+    /// puts the base weights back bit-exactly. A base held in bf16 is merged in an fp32 copy (the held weight is not
+    /// touched), so the export is fp32. The model is unchanged afterwards; the caller owns the copies.
     /// </summary>
     public static Dictionary<string, Tensor> ExportMerged(nn.Module model, Func<Dictionary<string, Tensor>> export)
     {
         var layers = Layers(model).Select(l => l.Layer).Where(l => !l.Merged).ToList();
         var saved = new List<Tensor>();
+        var held = new List<(LoraLinear Layer, Parameter Weight)>();   // lower-precision bases, swapped for fp32 copies
         try
         {
             foreach (var layer in layers)
             {
+                if (layer.Weight.dtype != ScalarType.Float32 && layer.Weight.is_floating_point())
+                {
+                    // A bf16 base (lora.base_dtype): fold s·B·A into an fp32 copy, or the update is lost to bf16's rounding.
+                    using var data = layer.Weight.detach();
+                    held.Add((layer, layer.SwapWeight(new Parameter(data.to_type(ScalarType.Float32), requires_grad: false))));
+                }
                 saved.Add(layer.Weight.detach().clone());
                 layer.Merge();
             }
@@ -84,6 +92,8 @@ public static class LoraModel
                 layers[i].RestoreUnmerged(saved[i]);
                 saved[i].Dispose();
             }
+            foreach (var (layer, weight) in held)
+                layer.SwapWeight(weight).Dispose();
         }
     }
 

@@ -41,7 +41,7 @@ internal static class HfEncoderLoader
                 problems.Add($"'{e.HfName}' has shape [{string.Join(", ", actual.shape)}], the model needs [{string.Join(", ", e.Target.shape)}]");
             else if (!actual.is_floating_point())
                 problems.Add($"'{e.HfName}' has dtype {actual.dtype}, not a floating-point type");
-            else if (e.Fixed && !Close(actual, e.Target))
+            else if (e.Fixed && !Close(actual, e.Target) && !CloseInBf16(actual, e.Target))
                 problems.Add($"'{e.HfName}' differs from the fixed sin-cos table this model computes: the checkpoint has trained positions (use pos_embed learned)");
         }
         if (unexpected.Count > 0)
@@ -65,6 +65,16 @@ internal static class HfEncoderLoader
         using var a32 = a.to(ScalarType.Float32, b.device);
         using var b32 = b.to_type(ScalarType.Float32);
         return a32.allclose(b32, 1e-5, 1e-5);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="saved"/> is <paramref name="table"/> rounded to bf16: a fixed table written by a
+    /// train.precision bf16 run (its buffers are bf16; the checkpoint holds them upcast to fp32).
+    /// </summary>
+    private static bool CloseInBf16(Tensor saved, Tensor table)
+    {
+        using var rounded = table.to_type(ScalarType.BFloat16);
+        return Close(saved, rounded);
     }
 
     private static string List(List<string> names) =>

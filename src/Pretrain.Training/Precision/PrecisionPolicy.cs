@@ -1,3 +1,4 @@
+using Pretrain.Models.Peft;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,12 +77,61 @@ public sealed class PrecisionPolicy
     public IDisposable Autocast() => ComputeDtype is { } dtype ? LibTorchAutocast.Enter(Device, dtype) : NoScope.Instance;
 
     /// <summary>
-    /// Brings a freshly built model to <see cref="ParameterDtype"/>: under pure bf16 every floating parameter and
-    /// buffer becomes bf16 (TorchSharp replaces the Parameter objects, so call it before the optimizer is built).
+    /// Brings a freshly built model to its training dtypes, before the optimizer is built (TorchSharp's
+    /// <c>Module.to</c> and <see cref="LoraLinear.HoldBaseIn"/> make new Parameter objects; the optimizer's flat
+    /// buffer adopts the ones the model holds when it is built, so nothing that holds the old ones survives).
+    /// <list type="bullet">
+    /// <item>pure bf16: every floating parameter and buffer becomes bf16, as PyTorch's <c>model.to(torch.bfloat16)</c>
+    /// (the optimizer then keeps its moments in bf16 too: PyTorch's convention, state in the parameter's dtype).</item>
+    /// <item><paramref name="loraBaseDtype"/> bf16 (<c>lora.base_dtype</c>): the frozen weights of linear and
+    /// convolution layers (LoRA bases and frozen plain layers) become bf16, halving their memory; adapters,
+    /// heads, norms, biases and embeddings stay fp32 (an embedding's output is the residual stream). Needs bf16 compute (bf16-mixed or bf16):
+    /// autocast then meets bf16 weights with bf16 activations, and under fp32 a bf16 weight would meet fp32 inputs.</item>
+    /// </list>
     /// </summary>
-    public void PrepareModel(nn.Module model)
+    /// <exception cref="Recipes.RecipeException">lora.base_dtype bf16 with a mode that does not compute in bf16.</exception>
+    public void PrepareModel(nn.Module model, string loraBaseDtype = "fp32")
     {
         if (ParameterDtype != ScalarType.Float32) model.to(ParameterDtype);
+        if (loraBaseDtype == "fp32" || Mode == "bf16") return;   // pure bf16 already holds the base in bf16
+        if (loraBaseDtype != "bf16")
+            throw new Recipes.RecipeException($"lora.base_dtype must be fp32 or bf16; got '{loraBaseDtype}'.");
+        if (ComputeDtype != ScalarType.BFloat16)
+            throw new Recipes.RecipeException($"lora.base_dtype bf16 needs train.precision bf16-mixed or bf16 (bf16 compute for the bf16 base); this run resolved to {Mode}.");
+        HoldFrozenBaseIn(model, ScalarType.BFloat16);
+    }
+
+    /// <summary>
+    /// The frozen weights of linear and convolution layers in <paramref name="dtype"/>. Biases stay fp32: libtorch's
+    /// CPU autocast leaves a linear's optional bias uncast, so this computes exactly what autocast computes from an
+    /// fp32 base (LoraBaseDtypeTests), and a bias is a small share of the bytes.
+    /// </summary>
+    internal static void HoldFrozenBaseIn(nn.Module model, ScalarType dtype)
+    {
+        foreach (var (_, module) in model.named_modules().ToList())
+        {
+            switch (module)
+            {
+                case LoraLinear lora when Frozen(lora.Weight):   // a base listed in lora.trainable trains in fp32
+                    lora.HoldBaseIn(dtype);
+                    break;
+                case TorchSharp.Modules.Linear linear when Frozen(linear.weight):
+                    linear.weight = Recast(linear.weight, dtype);   // the setter registers it and disposes the old one
+                    break;
+                case TorchSharp.Modules.Conv2d conv when Frozen(conv.weight):
+                    conv.weight = Recast(conv.weight, dtype);
+                    break;
+            }
+        }
+    }
+
+    private static bool Frozen(TorchSharp.Modules.Parameter p) => !p.requires_grad && p.dtype == ScalarType.Float32;
+
+    private static TorchSharp.Modules.Parameter Recast(TorchSharp.Modules.Parameter p, ScalarType dtype)
+    {
+        using var _ = no_grad();
+        using var data = p.detach();
+        return new TorchSharp.Modules.Parameter(data.to_type(dtype), requires_grad: false);
     }
 
     /// <summary>A new scaler for fp16-mixed (restored from trainer_state.json on resume); null otherwise.</summary>

@@ -58,6 +58,8 @@ public sealed record LoraSection
     public IReadOnlyList<string> Trainable { get; init; } = [];
     /// <summary>Also write the merged full model.safetensors into each checkpoint (adapter-only otherwise).</summary>
     public bool SaveFull { get; init; }
+    /// <summary>fp32 or bf16: the dtype the frozen base's linear/conv weights are held in (bf16 halves them; needs bf16 compute).</summary>
+    public string BaseDtype { get; init; } = "fp32";
 }
 
 /// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>

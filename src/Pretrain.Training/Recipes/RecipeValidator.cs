@@ -72,6 +72,9 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
                 Add("lora", "needs init.checkpoint: adapters train on top of pretrained weights");
             if (lora.SaveFull && r.Objective.Kind is not ("clm" or "sft"))
                 Add("lora.save_full", $"applies to decoder objectives (clm, sft); objective.kind '{r.Objective.Kind}' always saves the PEFT adapter and head — remove it");
+            OneOf("lora.base_dtype", lora.BaseDtype, ["fp32", "bf16"]);
+            if (lora.BaseDtype == "bf16" && r.Train.Precision is "fp32" or "fp16-mixed")
+                Add("lora.base_dtype", $"bf16 needs bf16 compute: set train.precision to bf16-mixed (or bf16); got {r.Train.Precision}");
             AtLeast("lora.rank", lora.Rank, 1);
             Positive("lora.alpha", lora.Alpha);
             InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);

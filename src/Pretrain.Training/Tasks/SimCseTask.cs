@@ -207,12 +207,13 @@ public sealed class SimCseTask : ITrainingTask
                 using var noGrad = no_grad();
                 _module.train();
                 var (sum, h1, h2) = Loss(rows);
-                loss += sum.item<float>();
-                alignment += (nn.functional.normalize(h1, dim: 1) - nn.functional.normalize(h2, dim: 1)).pow(2).sum(1).sum().item<float>();
+                loss += sum.to(float32).item<float>();
+                // Statistics in fp32 whatever the model's dtype (pure bf16 gives bf16 features).
+                alignment += (nn.functional.normalize(h1.to(float32), dim: 1) - nn.functional.normalize(h2.to(float32), dim: 1)).pow(2).sum(1).sum().item<float>();
                 rowsSeen += rows.Count;
                 _module.eval();
                 var (ids, mask, _) = ClassifyBatch.Collate(rows, _cls, _sep, _pad, _device);
-                var f = nn.functional.normalize(Embed(ids, mask), dim: 1);
+                var f = nn.functional.normalize(Embed(ids, mask).to(float32), dim: 1);
                 var d2 = cdist(f, f).pow(2);                                                  // (B, B)
                 var offDiagonal = ones_like(d2, dtype: ScalarType.Bool).triu(1);
                 uniformity += d2.masked_select(offDiagonal).mul(-2).exp().mean().log().item<float>();

@@ -50,7 +50,7 @@ public sealed class PrecisionRunTests
 
     [Theory]
     [InlineData("train.precision=fp16", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16, auto; got 'fp16'")]
-    [InlineData("train.precision=bf16", "train.precision 'bf16' (pure bf16 weights) is not available in this version yet")]
+    [InlineData("train.precision=fp16-pure", "train.precision must be one of fp32, bf16-mixed, fp16-mixed, bf16, auto; got 'fp16-pure'")]
     public void ABadPrecisionIsOneClearLine(string set, string message)
     {
         using var dir = new TempDir();
@@ -77,20 +77,45 @@ public sealed class PrecisionRunTests
 
     [Theory]
     [MemberData(nameof(SmokeRecipes))]
-    public void EverySmokeRecipeTrainsInBf16Mixed(string file)
+    public void EverySmokeRecipeTrainsInBf16Mixed(string file) => SmokeRun(file, "bf16-mixed");
+
+    /// <summary>Pure bf16 for every objective: trains, checkpoints fp32 model files, resumes from them.</summary>
+    [Theory]
+    [MemberData(nameof(SmokeRecipes))]
+    public void EverySmokeRecipeTrainsAndResumesInPureBf16(string file)
     {
-        using var dir = new TempDir();
+        var (dir, r) = SmokeRun(file, "bf16", steps: 1, resumeTo: 2);
+        using (dir)
+        {
+            var step = Path.Combine(dir["run"], "checkpoints", "step-00000002");
+            foreach (var f in Directory.EnumerateFiles(step, "*.safetensors").Where(f => !f.EndsWith("optimizer.safetensors", StringComparison.Ordinal)))
+                Assert.False(Pretrain.Training.Precision.Fp32Checkpoint.HasLowerPrecision(f), $"{file}: {Path.GetFileName(f)} holds bf16 tensors");
+        }
+    }
+
+    private static void SmokeRun(string file, string precision) => SmokeRun(file, precision, steps: 2, resumeTo: 0).Dir.Dispose();
+
+    private static (TempDir Dir, RunResult Result) SmokeRun(string file, string precision, int steps, int resumeTo)
+    {
+        var dir = new TempDir();
         string path = Path.Combine(RepoRoot(), "recipes", "smoke", file);
-        var sets = new List<string> { "train.precision=bf16-mixed", "train.max_steps=2", "train.checkpoint_every=2", "train.eval_every=2" };
+        var sets = new List<string> { $"train.precision={precision}", $"train.max_steps={steps}", "train.checkpoint_every=1", "train.eval_every=2" };
         if (RecipeLoader.LoadFile(path).Init is { } init && init.Checkpoint.StartsWith("runs/", StringComparison.Ordinal))
         {
             var basePath = Path.Combine(RepoRoot(), "recipes", "smoke", init.Checkpoint["runs/".Length..] + ".yaml");
-            TinyRun.Run(basePath, dir["base"], ["train.precision=bf16-mixed", "train.max_steps=2", "train.checkpoint_every=2", "train.eval_every=2"]);
+            TinyRun.Run(basePath, dir["base"], [$"train.precision={precision}", "train.max_steps=2", "train.checkpoint_every=2", "train.eval_every=2"]);
             sets.Add($"init.checkpoint={dir["base"]}");
         }
         var r = TinyRun.Run(path, dir["run"], sets);
-        Assert.Equal(2, r.State.Step);
+        Assert.Equal(steps, r.State.Step);
+        if (resumeTo > steps)
+        {
+            sets[1] = $"train.max_steps={resumeTo}";
+            r = TinyRun.Run(path, dir["run"], sets, resume: "auto");
+            Assert.Equal(resumeTo, r.State.Step);
+        }
         Assert.True(double.IsFinite(FinalLoss(r)), $"{file}: final loss {FinalLoss(r)}");
+        return (dir, r);
     }
 
     private static string RepoRoot()

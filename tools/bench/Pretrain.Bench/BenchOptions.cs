@@ -29,14 +29,18 @@ public sealed record BenchOptions
     /// <summary>Only the bf16-mixed vs fp32 comparison (<see cref="PrecisionBench"/>); repeats = its windows per precision.</summary>
     public bool Precision { get; init; }
 
+    /// <summary>Only libtorch autocast vs casts written into the forward, on one block (<see cref="AutocastBench"/>).</summary>
+    public bool AutocastVsCast { get; init; }
+
     public const string Usage = """
-        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml] [--optimizer] [--precision]
+        pretrain-bench [--threads N] [--repeats R] [--quick] [--window STEPS] [--models quickstart,gpt2-small] [--recipe recipes/quickstart.yaml] [--optimizer] [--precision] [--autocast-vs-cast]
           --threads  torch threads for all measurements (default: Environment.ProcessorCount)
           --repeats  interleaved repeats; medians are reported (default 3, --quick 2)
           --quick    about a minute on 2 cores: fewer timed windows per repeat
           --window   steps per timed window = the trainer's log_every (default 5)
           --optimizer  time one optimizer step (clip + AdamW + zero_grad), flat vs per-parameter (default 7 repeats)
           --precision  only bf16-mixed vs fp32 tokens/s (GPT d384/L6 seq 256, small ViT), interleaved windows
+          --autocast-vs-cast  only one transformer block's step under libtorch autocast vs casts in the forward (time, equality)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -55,6 +59,7 @@ public sealed record BenchOptions
                 "--quick" => o with { Quick = true },
                 "--optimizer" => o with { Optimizer = true },
                 "--precision" => o with { Precision = true },
+                "--autocast-vs-cast" => o with { AutocastVsCast = true },
                 "--window" => o with { Window = Positive(Value()) },
                 "--recipe" => o with { QuickstartRecipe = Value() },
                 "--models" => o with { Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },

@@ -27,6 +27,11 @@ public static class Program
             return 2;
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (options.AutocastVsCast)
+        {
+            Console.Out.Write(AutocastBench.Run(options.Threads, windows: options.Repeats, window: options.Window));
+            return 0;
+        }
         if (options.Precision)
         {
             Console.Out.Write(PrecisionBench.Run(options.Threads, windows: options.Repeats, window: options.Window));
