@@ -22,7 +22,8 @@ public sealed class LlamaFamilyImportErrorTests
     public void Our_own_writer_and_reader_round_trip_every_layout(string layout)
     {
         using var dir = new TempDir();
-        var (config, tensors) = Write(dir["hf"], layout);
+        var (config, tensors, parameters) = Write(dir["hf"], layout);
+        Assert.Equal(parameters, Pretrain.Models.Sizing.ModelMemory.Count(config, null).Total);
         var r = CliRunner.Run("import", dir["hf"], "--out", dir["ckpt"]);
         Assert.True(r.Code == 0, r.Err + r.Out);
         HfFolders.AssertSameTensors(tensors, dir["ckpt"]);
@@ -114,7 +115,7 @@ public sealed class LlamaFamilyImportErrorTests
     }
 
     /// <summary>A tiny random model of <paramref name="layout"/> written as Hugging Face would (no "pretrain" key).</summary>
-    private static (DecoderLmConfig Config, Dictionary<string, Tensor> Tensors) Write(string dir, string layout)
+    private static (DecoderLmConfig Config, Dictionary<string, Tensor> Tensors, long Parameters) Write(string dir, string layout)
     {
         Directory.CreateDirectory(dir);
         var config = new DecoderLmConfig
@@ -132,7 +133,7 @@ public sealed class LlamaFamilyImportErrorTests
         json.Remove("pretrain");
         File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
         Safetensors.Save(Path.Combine(dir, "model.safetensors"), tensors);
-        return (config, tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone(), StringComparer.Ordinal));
+        return (config, tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone(), StringComparer.Ordinal), model.ParameterCount());
     }
 
     private static void EditWeights(string path, Action<Dictionary<string, Tensor>> edit)
