@@ -58,6 +58,8 @@ public sealed record LoraSection
     public IReadOnlyList<string> Trainable { get; init; } = [];
     /// <summary>Also write the merged full model.safetensors into each checkpoint (adapter-only otherwise).</summary>
     public bool SaveFull { get; init; }
+    /// <summary>QLoRA: the adapted projections' frozen base weights held as none (float32), int8 or nf4.</summary>
+    public string QuantizeBase { get; init; } = "none";
 }
 
 /// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>

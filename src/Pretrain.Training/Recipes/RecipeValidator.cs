@@ -70,6 +70,10 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
                 Add("lora", "needs init.checkpoint: adapters train on top of pretrained weights");
             if (lora.SaveFull && r.Objective.Kind is not ("clm" or "sft"))
                 Add("lora.save_full", $"applies to decoder objectives (clm, sft); objective.kind '{r.Objective.Kind}' always saves the PEFT adapter and head — remove it");
+            if (lora.QuantizeBase is not ("none" or "int8" or "nf4"))
+                Add("lora.quantize_base", $"must be none, int8 or nf4; got '{lora.QuantizeBase}'");
+            else if (lora.QuantizeBase != "none" && (lora.SaveFull || r.Objective.Kind is not ("clm" or "sft")))
+                Add("lora.quantize_base", "a quantized base is for decoder objectives (clm, sft) saving adapters only; drop lora.save_full or set quantize_base: none");
             AtLeast("lora.rank", lora.Rank, 1);
             Positive("lora.alpha", lora.Alpha);
             InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);
