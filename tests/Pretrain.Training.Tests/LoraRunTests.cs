@@ -58,6 +58,9 @@ public sealed class LoraRunTests
         var adapters = Safetensors.Load(Path.Combine(step, "adapter_model.safetensors"));
         Assert.NotEmpty(adapters);
         Assert.All(adapters.Keys, k => Assert.Contains("lora_", k, StringComparison.Ordinal));
+        var adapterConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(step, "adapter_config.json")))!.AsObject();
+        Assert.Equal(kind, adapterConfig["pretrain"]!["quantize_base"]!.GetValue<string>()); // export merges into this base
+        Assert.Equal(kind, Pretrain.Models.Peft.PeftAdapterLayout.ReadConfig(step, "gpt2").QuantizeBase);
     }
 
     [Fact]

@@ -76,6 +76,8 @@ public static class CheckpointLoader
                     HfDecoderLayout.LoadHf(decoder, weights);
                     if (adapter)
                         PeftAdapterLayout.Load(stepDir, decoder, weightsPath);
+                    if (lora is { QuantizeBase: not "none" })
+                        LoraModel.QuantizeBase(decoder, lora.QuantizeBase); // QLoRA: merge into the base it trained against
                     skipped = [];
                     break;
                 case "bert" or "pretrain-bert" or "pretrain-bert-preln":
