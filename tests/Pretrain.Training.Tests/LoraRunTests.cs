@@ -43,6 +43,26 @@ public sealed class LoraRunTests
         Assert.All(moments, k => Assert.True(k.Contains("lora_", StringComparison.Ordinal) || k.Contains("norm", StringComparison.Ordinal), k));
     }
 
+    [Theory]
+    [InlineData("nf4")]
+    [InlineData("int8")]
+    public void Qlora_run_on_a_quantized_base_writes_adapters_only(string kind)
+    {
+        using var dir = new TempDir();
+        TinyRun.Run(TinyRun.Recipe(dir, "base", maxSteps: 4), dir["base"]);
+        var path = TinyRun.Recipe(dir, "qlora", maxSteps: 4);
+        File.AppendAllText(path, $"init: {{checkpoint: '{dir["base"]}'}}\nlora: {{rank: 2, alpha: 4, targets: [q_proj, v_proj, up_proj], quantize_base: {kind}}}\n");
+        TinyRun.Run(path, dir["q"]);
+        var step = Path.Combine(dir["q"], "checkpoints", "step-00000004");
+        Assert.False(File.Exists(Path.Combine(step, "model.safetensors")), "a QLoRA checkpoint holds the adapters and the base's reference only");
+        var adapters = Safetensors.Load(Path.Combine(step, "adapter_model.safetensors"));
+        Assert.NotEmpty(adapters);
+        Assert.All(adapters.Keys, k => Assert.Contains("lora_", k, StringComparison.Ordinal));
+        var adapterConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(step, "adapter_config.json")))!.AsObject();
+        Assert.Equal(kind, adapterConfig["pretrain"]!["quantize_base"]!.GetValue<string>()); // export merges into this base
+        Assert.Equal(kind, Pretrain.Models.Peft.PeftAdapterLayout.ReadConfig(step, "gpt2").QuantizeBase);
+    }
+
     [Fact]
     public void Lora_without_init_is_refused_with_the_key_named()
     {

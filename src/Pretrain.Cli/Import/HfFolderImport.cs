@@ -11,7 +11,8 @@ namespace Pretrain.Cli.Import;
 
 /// <summary>
 /// A Hugging Face model folder as an import source: config.json + model.safetensors (or model.safetensors.index.json
-/// and its shards), model_type gpt2 / llama (DecoderLm), bert (EncoderLm, with the MLM head or classifier when the
+/// and its shards), model_type gpt2 / llama / qwen2 / qwen3 / mistral / phi3 (DecoderLm; bf16 and fp16 tensors are
+/// written back in their own dtype, so the checkpoint's tensors equal the source's byte for byte), bert (EncoderLm, with the MLM head or classifier when the
 /// file has one) or vit (VisionTransformer, with a classifier when present). Base and task-model prefixes both load;
 /// the checkpoint is written in the task model's layout. Every tensor is checked before anything is written.
 /// </summary>
@@ -24,17 +25,17 @@ internal static class HfFolderImport
         var type = json["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
         if (arch is not null && type is not null && arch != type)
             throw new WeightsException($"{configPath} has model_type '{type}', but --arch {arch} was given; drop --arch or pass the right folder.");
-        type ??= arch ?? throw new WeightsException($"{configPath} has no model_type; pass --arch gpt2|llama|bert|vit.");
+        type ??= arch ?? throw new WeightsException($"{configPath} has no model_type; pass --arch gpt2|llama|qwen2|qwen3|mistral|phi3|bert|vit.");
         json["model_type"] = type;
         var weights = ReadWeights(dir);
         try
         {
             return type switch
             {
-                "gpt2" or "llama" => Decoder(dir, json, weights, type),
+                "gpt2" or "llama" or "qwen2" or "qwen3" or "mistral" or "phi3" => Decoder(dir, json, weights, type),
                 "bert" or "pretrain-bert" or "pretrain-bert-preln" => Encoder(dir, json, weights),
                 "vit" or "pretrain-vit" => Vit(json, weights),
-                _ => throw new WeightsException($"{configPath}: model_type '{type}' is not one Pretrain imports (gpt2, llama, bert, vit)."),
+                _ => throw new WeightsException($"{configPath}: model_type '{type}' is not one Pretrain imports (gpt2, llama, qwen2, qwen3, mistral, phi3, bert, vit)."),
             };
         }
         catch (WeightsException e)
@@ -52,9 +53,20 @@ internal static class HfFolderImport
     {
         var config = HfDecoderLayout.ConfigFromJson(json);
         var model = new DecoderLm(config);
+        // The model computes in float32; half-precision sources go back to their dtype (exact: fp32 holds every bf16/fp16).
+        var prefix = HfDecoderLayout.Prefix(config);
+        var dtypes = weights.ToDictionary(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) || kv.Key == "lm_head.weight" ? kv.Key : prefix + kv.Key,
+            kv => kv.Value.dtype, StringComparer.Ordinal);
+        int? TokenId(string key) => json[key] is JsonValue id && id.TryGetValue<int>(out var i) ? i : null;
         return Build(model, () => HfDecoderLayout.LoadHf(model, weights), [], out_ =>
         {
-            Save(out_, HfDecoderLayout.ToHf(model), HfDecoderLayout.ConfigJson(config));
+            var tensors = HfDecoderLayout.ToHf(model);
+            foreach (var (name, t) in tensors.ToList())
+            {
+                if (dtypes.TryGetValue(name, out var dtype) && dtype is ScalarType.BFloat16 or ScalarType.Float16 && t.dtype != dtype)
+                    tensors[name] = t.to_type(dtype);
+            }
+            Save(out_, tensors, HfDecoderLayout.ConfigJson(config, TokenId("bos_token_id"), TokenId("eos_token_id")));
             Tokenizer(dir, out_, type);
         }, $"{type} decoder ({config.NumLayers} layers, width {config.EmbedDim}, vocab {config.VocabSize})");
     }

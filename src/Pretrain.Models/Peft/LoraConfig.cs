@@ -31,6 +31,12 @@ public sealed record LoraConfig
     /// <summary>Rank-stabilised LoRA (Kalajdzievski 2023): scale α/√r instead of α/r.</summary>
     public bool UseRslora { get; init; }
 
+    /// <summary>
+    /// The frozen base weights of the adapted projections in memory (QLoRA, Dettmers et al. 2023): "none" (float32),
+    /// "int8" (per-channel absmax) or "nf4" (NormalFloat4, blocks of 64, double-quantized absmax).
+    /// </summary>
+    public string QuantizeBase { get; init; } = "none";
+
     /// <summary>The factor applied to B·A: α/r, or α/√r with <see cref="UseRslora"/>.</summary>
     public double Scale => UseRslora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
 
@@ -54,6 +60,8 @@ public sealed record LoraConfig
             if (!KnownTargets.Contains(t, StringComparer.Ordinal))
                 throw new ArgumentException($"lora.targets names '{t}', which is not a projection of our models; use {string.Join(", ", KnownTargets)}.");
         }
+        if (QuantizeBase is not ("none" or "int8" or "nf4"))
+            throw new ArgumentException($"lora.quantize_base '{QuantizeBase}' is not known; use none, int8 or nf4.");
         if (Layers is not null)
         {
             if (Layers.Count == 0)

@@ -1,3 +1,4 @@
+using Pretrain.Models.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,7 +11,8 @@ namespace Pretrain.Models.Peft;
 /// α/√r, rsLoRA). State-dict keys: <c>weight</c> [out, in] and <c>bias</c> [out] exactly as <c>nn.Linear</c>'s, so a
 /// base checkpoint loads unchanged, plus <c>lora_a</c> [r, in] (Kaiming-uniform, a = √5) and <c>lora_b</c> [out, r]
 /// (zeros), so a fresh adapter leaves the output unchanged. <see cref="Merge"/> folds s·B·A into W for inference or
-/// export; <see cref="Unmerge"/> takes it out again.
+/// export; <see cref="Unmerge"/> takes it out again. <see cref="QuantizeBase"/> (QLoRA) replaces W by an int8 or NF4
+/// copy dequantized in each forward; the adapters stay float32.
 /// </summary>
 public sealed class LoraLinear : Module<Tensor, Tensor>
 {
@@ -20,6 +22,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     private readonly Parameter lora_b;  // (out, r)
 
     private readonly double _dropout;
+    private QuantizedWeight? _quantized; // the frozen base, when quantized (weight then holds no elements)
 
     /// <param name="inFeatures">Input width.</param>
     /// <param name="outFeatures">Output width.</param>
@@ -79,9 +82,30 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         || name.EndsWith("." + nameof(lora_a), StringComparison.Ordinal)
         || name.EndsWith("." + nameof(lora_b), StringComparison.Ordinal);
 
+    /// <summary>The quantized base weight, or null when W is held in full.</summary>
+    public QuantizedWeight? QuantizedBase => _quantized;
+
+    /// <summary>
+    /// Replaces the frozen W by its <paramref name="kind"/> ("int8" or "nf4") quantization on W's device and frees
+    /// W's storage; the forward pass dequantizes it. Call after the base weights are loaded and the module is on its
+    /// device (the quantized tensors do not follow a later <c>to()</c>). <see cref="Merge"/> dequantizes W back first.
+    /// </summary>
+    public void QuantizeBase(string kind)
+    {
+        if (Merged)
+            throw new InvalidOperationException("Quantize the base before merging the adapter, not after.");
+        if (_quantized is not null)
+            return;
+        _quantized = QuantizedWeight.Create(weight, kind);
+        using var _ = torch.no_grad();
+        weight.requires_grad = false;
+        using var empty = torch.empty(0, weight.dtype, weight.device);
+        weight.set_(empty); // W's elements are freed; the parameter stays (name and dtype) for the state dict
+    }
+
     public override Tensor forward(Tensor x) // (..., in) -> (..., out)
     {
-        var y = functional.linear(x, weight, bias); // (..., out)
+        var y = _quantized is null ? functional.linear(x, weight, bias) : functional.linear(x, _quantized.Dequantize().to_type(x.dtype), bias); // (..., out)
         if (Merged)
             return y;
         var h = functional.dropout(x, _dropout, training);
@@ -102,6 +126,15 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     {
         if (Merged)
             return;
+        if (_quantized is not null)
+        {
+            // QLoRA merges into the dequantized base (the weights the adapter was trained against).
+            using var full = _quantized.Dequantize();
+            using (torch.no_grad())
+                weight.set_(full.to_type(weight.dtype).contiguous());
+            _quantized.Dispose();
+            _quantized = null;
+        }
         using var delta = Delta();
         using (torch.no_grad())
             weight.add_(delta);

@@ -38,6 +38,24 @@ public static class LoraModel
     public static long TrainableParameterCount(nn.Module model) =>
         model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
 
+    /// <summary>
+    /// QLoRA: quantizes the frozen base weight of every LoRA layer (<see cref="LoraLinear.QuantizeBase"/>, "int8" or
+    /// "nf4"; "none" does nothing). Returns the bytes the quantized weights take and the float32 bytes they replaced.
+    /// </summary>
+    public static (long QuantizedBytes, long Fp32Bytes) QuantizeBase(nn.Module model, string kind)
+    {
+        long quantized = 0, full = 0;
+        if (kind == "none")
+            return (0, 0);
+        foreach (var (_, layer) in Layers(model))
+        {
+            full += 4 * layer.Weight.numel();
+            layer.QuantizeBase(kind);
+            quantized += layer.QuantizedBase!.Bytes;
+        }
+        return (quantized, full);
+    }
+
     /// <summary>Folds every adapter into its base weight (<see cref="LoraLinear.Merge"/>); already merged ones are left.</summary>
     public static void MergeAll(nn.Module model)
     {

@@ -55,6 +55,8 @@ internal static class PeftAdapterConfig
                 ["c_attn"] = fusedParts.Count > 0 ? BlockDiagonal : null,
             },
         };
+        if (lora.QuantizeBase != "none")
+            json["pretrain"]!["quantize_base"] = lora.QuantizeBase; // the base the adapter was trained against (QLoRA)
         return json;
     }
 

@@ -124,6 +124,7 @@ internal static class PeftAdapterReader
             Alpha = HfJson.Num(json, "lora_alpha") ?? 8,
             Dropout = HfJson.Num(json, "lora_dropout") ?? 0,
             UseRslora = HfJson.Bool(json, "use_rslora") ?? false,
+            QuantizeBase = HfJson.Str(extras, "quantize_base") ?? "none",
             Targets = targets,
             Layers = layers?.Select(n => n!.GetValue<int>()).ToList(),
         };

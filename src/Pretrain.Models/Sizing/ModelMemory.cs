@@ -33,9 +33,9 @@ public static class ModelMemory
     {
         double d = c.EmbedDim, v = c.VocabSize, layers = c.NumLayers;
         double mlp = c.MlpHiddenDim ?? (c.IsLlama ? Math.Ceiling(8.0 * d / 3 / 64) * 64 : 4.0 * d);
-        double kv = (double)c.KvHeads * (d / c.NumHeads);
-        double bias = c.UseBias ? 1 : 0;
-        double attn = d * d * 2 + d * kv * 2 + bias * (2 * d + 2 * kv);
+        double q = (double)c.NumHeads * c.HeadDim, kv = (double)c.KvHeads * c.HeadDim;
+        double bias = c.UseBias ? 1 : 0, qkvBias = c.UseQkvBias ? 1 : 0;
+        double attn = d * q * 2 + d * kv * 2 + qkvBias * (q + 2 * kv) + bias * d + (c.QkNorm ? 2.0 * c.HeadDim : 0);
         double ffn = c.IsLlama ? 3 * d * mlp : 2 * d * mlp + bias * (mlp + d);
         double block = attn + ffn + 2 * d * (1 + bias);
         double total = v * d + (c.IsLlama ? 0 : (double)c.MaxSeqLen * d) + layers * block + d * (1 + bias)

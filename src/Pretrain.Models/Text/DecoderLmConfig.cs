@@ -5,6 +5,8 @@ namespace Pretrain.Models.Text;
 /// <c>Arch</c> picks one of two families:
 /// <c>gpt2</c> (learned positions, LayerNorm, tanh-GELU MLP, biases) and
 /// <c>llama</c> (RoPE in Hugging Face rotate-half form, RMSNorm, SwiGLU MLP, no biases, grouped-query attention).
+/// The llama family's variants (Llama 3 rope scaling, Qwen2 q/k/v biases, Qwen3 q/k norms and head size, Mistral's
+/// sliding window, Phi-3's fused file layout) are switches of <c>llama</c>, set from their config.json on import.
 /// </summary>
 public sealed record DecoderLmConfig
 {
@@ -47,6 +49,33 @@ public sealed record DecoderLmConfig
     /// <summary>Biases in linear layers (and LayerNorm for gpt2); null means true for gpt2, false for llama.</summary>
     public bool? Bias { get; init; }
 
+    /// <summary>
+    /// Hugging Face layout (config.json model_type and tensor names) a llama-family model is read and written in:
+    /// null (llama), qwen2, qwen3, mistral or phi3 (fused qkv_proj and gate_up_proj). The model itself never reads it.
+    /// </summary>
+    public string? Layout { get; init; }
+
+    /// <summary>Width of one head when it is not embed_dim / num_heads (config.json head_dim, Qwen3); null: the quotient.</summary>
+    public int? HeadSize { get; init; }
+
+    /// <summary>Biases on q/k/v only, whatever <see cref="Bias"/> says (Qwen2); null: <see cref="UseBias"/>.</summary>
+    public bool? QkvBias { get; init; }
+
+    /// <summary>Per-head RMSNorm (weight of size head_dim) on queries and keys before RoPE (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>
+    /// Sliding-window attention (Mistral, Phi-3): query i sees keys j with i − W &lt; j ≤ i, W keys itself included,
+    /// as Hugging Face's sliding-window mask; null: every earlier key.
+    /// </summary>
+    public int? SlidingWindow { get; init; }
+
+    /// <summary>RoPE frequency scaling (config.json rope_scaling, llama3 or linear); null: plain RoPE.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>Layouts of the llama family besides plain llama.</summary>
+    public static readonly IReadOnlyList<string> Layouts = ["qwen2", "qwen3", "mistral", "phi3"];
+
     /// <summary>True for the llama family.</summary>
     public bool IsLlama => Arch == "llama";
 
@@ -54,7 +83,10 @@ public sealed record DecoderLmConfig
     public int KvHeads => NumKvHeads ?? NumHeads;
 
     /// <summary>Width of one head.</summary>
-    public int HeadDim => EmbedDim / NumHeads;
+    public int HeadDim => HeadSize ?? EmbedDim / NumHeads;
+
+    /// <summary>q/k/v biases after defaults.</summary>
+    public bool UseQkvBias => QkvBias ?? UseBias;
 
     /// <summary>Biases after defaults.</summary>
     public bool UseBias => Bias ?? !IsLlama;
@@ -72,7 +104,13 @@ public sealed record DecoderLmConfig
         Positive(EmbedDim, "model.embed_dim");
         Positive(NumLayers, "model.num_layers");
         Positive(NumHeads, "model.num_heads");
-        if (EmbedDim % NumHeads != 0)
+        if (HeadSize is int hs)
+        {
+            Positive(hs, "model.head_dim");
+            if (!IsLlama)
+                throw new ArgumentException("model.head_dim needs arch llama (gpt2's head size is embed_dim / num_heads).");
+        }
+        else if (EmbedDim % NumHeads != 0)
             throw new ArgumentException($"model.embed_dim ({EmbedDim}) must be divisible by model.num_heads ({NumHeads}).");
         if (NumKvHeads is int kv)
         {
@@ -84,6 +122,13 @@ public sealed record DecoderLmConfig
         }
         if (IsLlama && HeadDim % 2 != 0)
             throw new ArgumentException($"RoPE needs an even head size: model.embed_dim / model.num_heads = {HeadDim}.");
+        if (!IsLlama && (Layout is not null || QkvBias is not null || QkNorm || SlidingWindow is not null || RopeScaling is not null))
+            throw new ArgumentException("Layout, q/k/v bias, q/k norm, sliding window and rope scaling are llama-family settings; use arch llama.");
+        if (Layout is not null && !Layouts.Contains(Layout, StringComparer.Ordinal))
+            throw new ArgumentException($"Layout '{Layout}' is not known; use {string.Join(", ", Layouts)} or none (llama).");
+        if (SlidingWindow is int w)
+            Positive(w, "model.sliding_window");
+        RopeScaling?.Validate();
         if (MlpHiddenDim is int h)
             Positive(h, "model.mlp_hidden_dim");
         if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout))

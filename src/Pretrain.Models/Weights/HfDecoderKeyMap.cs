@@ -5,7 +5,9 @@ namespace Pretrain.Models.Weights;
 
 /// <summary>
 /// The explicit key map between <see cref="DecoderLm"/> parameter names and the Hugging Face layouts of
-/// GPT2LMHeadModel (prefix <c>transformer.</c>, fused Conv1D <c>c_attn</c>) and LlamaForCausalLM (prefix <c>model.</c>).
+/// GPT2LMHeadModel (prefix <c>transformer.</c>, fused Conv1D <c>c_attn</c>) and LlamaForCausalLM (prefix <c>model.</c>;
+/// Qwen2, Qwen3 and Mistral use its names, Qwen3 adding <c>self_attn.q_norm</c>/<c>k_norm</c>; Phi-3 fuses
+/// <c>qkv_proj</c> and <c>gate_up_proj</c>).
 /// </summary>
 internal static partial class HfDecoderKeyMap
 {
@@ -23,6 +25,12 @@ internal static partial class HfDecoderKeyMap
         {
             if (config.IsLlama)
             {
+                if (config.Layout == "phi3" && Phi3Fused(name) is { } fused)
+                {
+                    if (fused.Emit)
+                        specs.Add(fused.Spec);
+                    continue;
+                }
                 specs.Add(new HfTensorSpec(Llama(name), [name], HfTransform.Copy));
                 continue;
             }
@@ -98,6 +106,29 @@ internal static partial class HfDecoderKeyMap
         return $"{LlamaPrefix}layers.{layer}.{hf}";
     }
 
+    /// <summary>
+    /// Phi-3 stores q|k|v as one <c>self_attn.qkv_proj</c> and gate|up as one <c>mlp.gate_up_proj</c> (rows
+    /// concatenated, gate first); the fused tensor is emitted once, at its first part. Null: not a fused part.
+    /// </summary>
+    private static (bool Emit, HfTensorSpec Spec)? Phi3Fused(string ours)
+    {
+        var qkv = QkvRegex().Match(ours);
+        if (qkv.Success)
+        {
+            var (layer, kind) = (qkv.Groups[1].Value, qkv.Groups[3].Value);
+            string[] parts = [.. new[] { "q", "k", "v" }.Select(p => $"blocks.{layer}.attn.{p}_proj.{kind}")];
+            return (qkv.Groups[2].Value == "q", new HfTensorSpec($"{LlamaPrefix}layers.{layer}.self_attn.qkv_proj.{kind}", parts, HfTransform.Concat));
+        }
+        var gateUp = GateUpRegex().Match(ours);
+        if (gateUp.Success)
+        {
+            var (layer, kind) = (gateUp.Groups[1].Value, gateUp.Groups[3].Value);
+            string[] parts = [$"blocks.{layer}.mlp.gate_proj.{kind}", $"blocks.{layer}.mlp.up_proj.{kind}"];
+            return (gateUp.Groups[2].Value == "gate", new HfTensorSpec($"{LlamaPrefix}layers.{layer}.mlp.gate_up_proj.{kind}", parts, HfTransform.Concat));
+        }
+        return null;
+    }
+
     private static InvalidOperationException Unknown(string ours) =>
         new($"No Hugging Face name is defined for DecoderLm parameter '{ours}'.");
 
@@ -107,6 +138,9 @@ internal static partial class HfDecoderKeyMap
     [GeneratedRegex(@"^blocks\.(\d+)\.attn\.(q|k|v)_proj\.(weight|bias)$")]
     private static partial Regex QkvRegex();
 
-    [GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$|^(model\.)?layers\.\d+\.self_attn\.rotary_emb\.inv_freq$")]
+    [GeneratedRegex(@"^blocks\.(\d+)\.mlp\.(gate|up)_proj\.(weight|bias)$")]
+    private static partial Regex GateUpRegex();
+
+    [GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$|^(model\.)?(layers\.\d+\.self_attn\.)?rotary_emb\.inv_freq$")]
     private static partial Regex IgnoredRegex();
 }

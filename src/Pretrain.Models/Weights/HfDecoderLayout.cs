@@ -8,7 +8,8 @@ namespace Pretrain.Models.Weights;
 
 /// <summary>
 /// Converts a <see cref="DecoderLm"/> to and from the tensor names and config.json of its Hugging Face twin:
-/// GPT2LMHeadModel (gpt2) or LlamaForCausalLM (llama), so a checkpoint we write loads there and theirs loads here.
+/// GPT2LMHeadModel (gpt2) or the llama family's *ForCausalLM (llama, qwen2, qwen3, mistral, phi3 by
+/// <see cref="DecoderLmConfig.Layout"/>), so a checkpoint we write loads there and theirs loads here.
 /// </summary>
 public static class HfDecoderLayout
 {
@@ -29,7 +30,7 @@ public static class HfDecoderLayout
             {
                 HfTransform.Copy => parts[0].detach(),
                 HfTransform.Transpose => parts[0].detach().t(),                       // (out, in) -> (in, out)
-                HfTransform.Concat => torch.cat(parts, 0),                            // (3·out,)
+                HfTransform.Concat => torch.cat(parts, 0),                            // (3·out,) or (Σ out, in)
                 HfTransform.ConcatTranspose => Fuse(parts),                           // (in, 3·out)
                 _ => throw new InvalidOperationException(spec.Transform.ToString()),
             };
@@ -84,7 +85,7 @@ public static class HfDecoderLayout
             problems.Insert(missing.Count > 0 ? 1 : 0, "unexpected: " + List(unexpected));
         if (problems.Count > 0)
             throw new WeightsException(
-                $"The Hugging Face {(config.IsLlama ? "Llama" : "GPT-2")} weights do not fit this model ({config.NumLayers} layers, width {config.EmbedDim}, vocab {config.VocabSize}): " +
+                $"The Hugging Face {(config.IsLlama ? config.Layout ?? "llama" : "GPT-2")} weights do not fit this model ({config.NumLayers} layers, width {config.EmbedDim}, vocab {config.VocabSize}): " +
                 string.Join("; ", problems) + ". Check that config.json matches the weights file.");
 
         using var _ = torch.no_grad();
@@ -107,6 +108,9 @@ public static class HfDecoderLayout
             }
         }
     }
+
+    /// <summary>The task model's backbone prefix of its tensor names: <c>transformer.</c> (gpt2) or <c>model.</c> (llama family).</summary>
+    public static string Prefix(DecoderLmConfig config) => HfDecoderKeyMap.Prefix(config);
 
     /// <summary>The Hugging Face config.json for the model; settings HF lacks go under a "pretrain" key.</summary>
     public static JsonObject ConfigJson(DecoderLmConfig config, int? bosTokenId = null, int? eosTokenId = null) =>
@@ -134,7 +138,7 @@ public static class HfDecoderLayout
         {
             HfTransform.Copy => first,
             HfTransform.Transpose => [first[1], first[0]],
-            HfTransform.Concat => [rows],
+            HfTransform.Concat => [rows, .. first.Skip(1)],
             HfTransform.ConcatTranspose => [first[1], rows],
             _ => throw new InvalidOperationException(spec.Transform.ToString()),
         };

@@ -9,7 +9,7 @@ internal enum HfTransform
     /// <summary>GPT-2 Conv1D: stored [in, out], ours is nn.Linear's [out, in].</summary>
     Transpose,
 
-    /// <summary>GPT-2 c_attn bias: q, k, v biases concatenated.</summary>
+    /// <summary>Rows concatenated: GPT-2's c_attn bias (q|k|v), Phi-3's qkv_proj and gate_up_proj weights.</summary>
     Concat,
 
     /// <summary>GPT-2 c_attn weight: q, k, v weights concatenated along out, then transposed to [in, 3·out].</summary>

@@ -69,13 +69,15 @@ public static class CheckpointLoader
             IReadOnlyList<string> skipped;
             switch (type)
             {
-                case "gpt2" or "llama":
+                case "gpt2" or "llama" or "qwen2" or "qwen3" or "mistral" or "phi3":
                     classifier?.Dispose();
                     var decoder = new DecoderLm(DecoderCheckpoint.ReadConfig(configPath), lora);
                     result = new ExportModel { Decoder = decoder, ModelType = type, LoraMerged = adapter };
                     HfDecoderLayout.LoadHf(decoder, weights);
                     if (adapter)
                         PeftAdapterLayout.Load(stepDir, decoder, weightsPath);
+                    if (lora is { QuantizeBase: not "none" })
+                        LoraModel.QuantizeBase(decoder, lora.QuantizeBase); // QLoRA: merge into the base it trained against
                     skipped = [];
                     break;
                 case "bert" or "pretrain-bert" or "pretrain-bert-preln":
@@ -94,7 +96,7 @@ public static class CheckpointLoader
                     break;
                 default:
                     classifier?.Dispose();
-                    throw new OnnxExportException($"{configPath}: model_type '{type}' cannot be exported; supported: gpt2, llama, bert, pretrain-bert, pretrain-bert-preln, vit, pretrain-vit, pretrain-mae.");
+                    throw new OnnxExportException($"{configPath}: model_type '{type}' cannot be exported; supported: gpt2, llama, qwen2, qwen3, mistral, phi3, bert, pretrain-bert, pretrain-bert-preln, vit, pretrain-vit, pretrain-mae.");
             }
             foreach (var m in result.Modules)
             {
@@ -134,7 +136,8 @@ public static class CheckpointLoader
     /// <summary>PEFT arch name for a model_type.</summary>
     private static string Arch(string type) => type switch
     {
-        "gpt2" or "llama" => type,
+        "gpt2" => type,
+        "llama" or "qwen2" or "qwen3" or "mistral" or "phi3" => "llama",
         "bert" or "pretrain-bert" or "pretrain-bert-preln" => "bert",
         _ => "vit",
     };

@@ -40,6 +40,12 @@ internal sealed class DecoderBlockEmitter(OnnxGraphBuilder g, OnnxWeights w, Dec
         var q = Heads(w.Linear(x, prefix + ".q_proj"), h);                                                // (B, H, T, Dh)
         var k = Heads(w.Linear(x, prefix + ".k_proj"), kvh);                                              // (B, Hkv, T, Dh)
         var v = Heads(w.Linear(x, prefix + ".v_proj"), kvh);
+        if (c.QkNorm)
+        {
+            // Qwen3: RMSNorm over each head's Dh features, before RoPE.
+            q = Norm(q, prefix + ".q_norm");
+            k = Norm(k, prefix + ".k_norm");
+        }
         if (rope is { } r)
         {
             q = Rotate(q, r.Cos, r.Sin);

@@ -1,3 +1,4 @@
+using Pretrain.Models.Modules;
 using Pretrain.Models.Text;
 using Pretrain.Onnx.Graph;
 using TorchSharp;
@@ -67,6 +68,14 @@ internal sealed class DecoderLmEmitter
             _g.Op("Unsqueeze", [positions, _g.Int64([1])])]);         // (T, 1) -> (T, S)
         var keep = _g.Op("Unsqueeze", [_g.Op("Cast", [mask], ("to", (long)DataType.Bool)), _g.Int64([1, 2])]); // (B, 1, 1, S)
         var allowed = _g.Op("And", [causal, keep]);
+        if (_c.SlidingWindow is int window)
+        {
+            // Sliding window on absolute positions, so the cached path masks as the full forward: key > query − W.
+            var inWindow = _g.Op("Greater", [
+                _g.Op("Unsqueeze", [keyPositions, _g.Int64([0])]),
+                _g.Op("Unsqueeze", [_g.Op("Sub", [positions, _g.Int64([window], scalar: true)]), _g.Int64([1])])]); // (T, S)
+            allowed = _g.Op("And", [allowed, inWindow]);
+        }
 
         var x = _w.Gather("tok_embed.weight", ids);                                                       // (B, T, C)
         (string Cos, string Sin)? rope = null;
@@ -97,7 +106,7 @@ internal sealed class DecoderLmEmitter
         }
     }
 
-    /// <summary>RoPE cos/sin (T, Dh) from the positions, in float32 as <see cref="Models.Modules.RotaryEmbedding"/> computes them.</summary>
+    /// <summary>RoPE cos/sin (T, Dh) from the positions, in float32 as <see cref="RotaryEmbedding"/> computes them (rope scaling included).</summary>
     private (string Cos, string Sin) RopeTables(string positions)
     {
         _g.Scope = "/rope";
@@ -106,7 +115,7 @@ internal sealed class DecoderLmEmitter
         using (torch.NewDisposeScope())
         {
             // The same float32 expression as the TorchSharp module, so the tables match bit for bit.
-            var f = 1.0 / torch.pow(_c.RopeTheta, torch.arange(0, d, 2, ScalarType.Float32) / d);
+            var f = RotaryEmbedding.InverseFrequencies(d, _c.RopeTheta, _c.RopeScaling);
             invFreq = f.to_type(ScalarType.Float32).data<float>().ToArray();
         }
         var bytes = new byte[invFreq.Length * 4];

@@ -60,6 +60,8 @@ public sealed record LoraSection
     public bool SaveFull { get; init; }
     /// <summary>fp32 or bf16: the dtype the frozen base's linear/conv weights are held in (bf16 halves them; needs bf16 compute).</summary>
     public string BaseDtype { get; init; } = "fp32";
+    /// <summary>QLoRA: the adapted projections' frozen base weights held as none (float32), int8 or nf4.</summary>
+    public string QuantizeBase { get; init; } = "none";
 }
 
 /// <summary>The network. `arch` picks the family; the rest are its sizes.</summary>

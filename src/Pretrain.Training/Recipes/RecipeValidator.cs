@@ -75,6 +75,12 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             OneOf("lora.base_dtype", lora.BaseDtype, ["fp32", "bf16"]);
             if (lora.BaseDtype == "bf16" && r.Train.Precision is "fp32" or "fp16-mixed")
                 Add("lora.base_dtype", $"bf16 needs bf16 compute: set train.precision to bf16-mixed (or bf16); got {r.Train.Precision}");
+            if (lora.QuantizeBase is not ("none" or "int8" or "nf4"))
+                Add("lora.quantize_base", $"must be none, int8 or nf4; got '{lora.QuantizeBase}'");
+            else if (lora.QuantizeBase != "none" && (lora.SaveFull || r.Objective.Kind is not ("clm" or "sft")))
+                Add("lora.quantize_base", "a quantized base is for decoder objectives (clm, sft) saving adapters only; drop lora.save_full or set quantize_base: none");
+            if (lora.QuantizeBase != "none" && lora.BaseDtype != "fp32")
+                Add("lora.base_dtype", $"a quantized base (lora.quantize_base: {lora.QuantizeBase}) replaces the base's dtype; set one of the two");
             AtLeast("lora.rank", lora.Rank, 1);
             Positive("lora.alpha", lora.Alpha);
             InRange("lora.dropout", lora.Dropout, "[0, 1)", x => x is >= 0 and < 1);

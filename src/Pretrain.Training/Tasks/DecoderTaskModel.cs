@@ -47,6 +47,8 @@ public sealed class DecoderTaskModel
         if (ctx.Lora is not null)
             LoraModel.FreezeBase(model, [.. recipe.Lora!.Trainable]);
         model.to(ctx.Device);
+        if (ctx.Lora is { QuantizeBase: not "none" } lora)
+            LoraModel.QuantizeBase(model, lora.QuantizeBase); // on the device, after the base weights are in
         return new DecoderTaskModel(model, tokenizer, ctx.InitDir, recipe.Lora?.SaveFull ?? false, recipe.Lora?.Trainable ?? []);
     }
 

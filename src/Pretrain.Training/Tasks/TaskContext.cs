@@ -53,6 +53,7 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         Targets = Pretrain.Models.Peft.LoraTargets.Normalize(Recipe.Model.Arch, l.Targets), // query/value (Hugging Face names) → q_proj/v_proj
         Layers = l.Layers,
         UseRslora = l.UseRslora,
+        QuantizeBase = l.QuantizeBase,
     } : null;
 
     /// <summary>Which blocks recompute their activations in backward (train.activation_checkpointing; null: none).</summary>
