@@ -42,6 +42,8 @@ try
         results.Add(r);
         Console.WriteLine($"| {r.Target} | {r.Inputs} | {r.Accepted + r.Refused} ({r.Accepted} + {r.Refused}) | {r.Crashes} | {r.OverLimit} | "
             + $"{r.SlowestMs:F0} | {r.PeakRssBytes / (1 << 20)} | {r.Inputs / clock.Elapsed.TotalSeconds:F0} |");
+        Console.WriteLine($"    most allocated by one input: {r.MaxAllocation.Bytes / (1 << 20)} MiB (input {r.MaxAllocation.Input}); "
+            + $"after a full GC: heap {r.HeapAfterFullGcBytes / (1 << 20)} MiB, RSS {r.RssAfterFullGcBytes / (1 << 20)} MiB");
         foreach (var (signature, (count, example)) in r.Signatures.OrderByDescending(s => s.Value.Count))
             Console.WriteLine($"    {count} × {signature} — {example}");
     }
