@@ -14,6 +14,20 @@ var chosen = options.TryGetValue("targets", out var names)
     ? all.Where(t => names.Split(',').Contains(t.Name)).ToArray()
     : all;
 
+if (options.ContainsKey("page-check-cost"))
+{
+    // pretrain-fuzz --page-check-cost [--repeats R] [--codec snappy|gzip|zstd|none]: the page check next to the read it guards.
+    string dir = Directory.CreateTempSubdirectory("pretrain-fuzz-").FullName;
+    try
+    {
+        return PageCheckCost.Run(int.Parse(options.GetValueOrDefault("repeats", "7"), CultureInfo.InvariantCulture), options.GetValueOrDefault("codec", "snappy"), dir);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
 if (options.TryGetValue("replay", out var replay))
 {
     // pretrain-fuzz --replay DIR --targets NAME: runs one kept input (DIR holds its files and why.txt).
