@@ -223,6 +223,29 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         await ParquetReadHook.BeforeReadAsync(path, rowGroup, cancellationToken).ConfigureAwait(false);
         Exception? first = null;
         bool known = _unsupported[file];
+        if (!known && _fields[file] is { } field && !ByteSource.IsUrl(path))
+        {
+            // Parquet.Net trusts every page; ours are checked first, and what the check cannot vet goes to ParquetSharp.
+            try
+            {
+                known = await _readers.ReadAsync(
+                    file,
+                    (reader, _) => Task.FromResult(ParquetPageCheck.Check(path, reader.Metadata!, rowGroup, field) == PageDecoder.ParquetSharp),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e) when (BadData.Skips)
+            {
+                BadData.SkipRowGroup(path, rowGroup, $"column '{Column}' is damaged ({e.Message})");
+                return null;
+            }
+            catch (InvalidDataException e)
+            {
+                throw new DataException(
+                    $"{path}: row group {rowGroup} (column '{Column}') is damaged: {e.Message}. " +
+                    $"Re-write the file or {Remove(_configKey)}; or set data.on_bad_data: skip to skip and count it.", e);
+            }
+        }
+
         if (!known)
         {
             try

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 
 namespace Pretrain.Data.Sources;
 
@@ -32,7 +33,7 @@ internal static class ParquetThriftCheck
         {
             int position = 0;
             var schema = new List<long>();
-            Struct(footer, ref position, 0, schema, null);
+            Struct(footer, ref position, 0, "FileMetaData", schema);
             SchemaTree(schema);
             return null;
         }
@@ -43,45 +44,147 @@ internal static class ParquetThriftCheck
     }
 
     /// <summary>
-    /// Walks a struct. At the top (FileMetaData) the schema list (field 2) is read element by element, recording
-    /// each SchemaElement's num_children (field 5) into <paramref name="schema"/>.
+    /// The fields Parquet.Net 6.1 reads in each footer struct, as "Struct id:wire[:element][:Struct] …" (wire types of
+    /// the compact protocol: 1 bool, 3 byte, 4 i16, 5 i32, 6 i64, 7 double, 8 binary, 9 list, 12 struct), taken from its
+    /// generated reader. That reader reads a known field id whatever wire type the file gives it, so a damaged type
+    /// makes it parse the rest of the footer differently from any check: every known field must have its type.
     /// </summary>
-    private static void Struct(byte[] d, ref int p, int depth, List<long>? schema, List<long>? element)
+    private static readonly string[] Table =
+    [
+        "SizeStatistics 1:6 2:9:6 3:9:6",
+        "BoundingBox 1:7 2:7 3:7 4:7 5:7 6:7 7:7 8:7",
+        "GeospatialStatistics 1:12:BoundingBox 2:9:5",
+        "Statistics 1:8 2:8 3:6 4:6 5:8 6:8 7:1 8:1",
+        "StringType ",
+        "UUIDType ",
+        "MapType ",
+        "ListType ",
+        "EnumType ",
+        "DateType ",
+        "Float16Type ",
+        "NullType ",
+        "DecimalType 1:5 2:5",
+        "MilliSeconds ",
+        "MicroSeconds ",
+        "NanoSeconds ",
+        "TimeUnit 1:12:MilliSeconds 2:12:MicroSeconds 3:12:NanoSeconds",
+        "TimestampType 1:1 2:12:TimeUnit",
+        "TimeType 1:1 2:12:TimeUnit",
+        "IntType 1:3 2:1",
+        "JsonType ",
+        "BsonType ",
+        "VariantType 1:3",
+        "GeometryType 1:8",
+        "GeographyType 1:8 2:5",
+        "LogicalType 1:12:StringType 2:12:MapType 3:12:ListType 4:12:EnumType 5:12:DecimalType 6:12:DateType 7:12:TimeType 8:12:TimestampType 10:12:IntType 11:12:NullType 12:12:JsonType 13:12:BsonType 14:12:UUIDType 15:12:Float16Type 16:12:VariantType 17:12:GeometryType 18:12:GeographyType",
+        "SchemaElement 1:5 2:5 3:5 4:8 5:5 6:5 7:5 8:5 9:5 10:12:LogicalType",
+        "KeyValue 1:8 2:8",
+        "SortingColumn 1:5 2:1 3:1",
+        "PageEncodingStats 1:5 2:5 3:5",
+        "ColumnMetaData 1:5 2:9:5 3:9:8 4:5 5:6 6:6 7:6 8:9:12:KeyValue 9:6 10:6 11:6 12:12:Statistics 13:9:12:PageEncodingStats 14:6 15:5 16:12:SizeStatistics 17:12:GeospatialStatistics",
+        "EncryptionWithFooterKey ",
+        "EncryptionWithColumnKey 1:9:8 2:8",
+        "ColumnCryptoMetaData 1:12:EncryptionWithFooterKey 2:12:EncryptionWithColumnKey",
+        "ColumnChunk 1:8 2:6 3:12:ColumnMetaData 4:6 5:5 6:6 7:5 8:12:ColumnCryptoMetaData 9:8",
+        "RowGroup 1:9:12:ColumnChunk 2:6 3:6 4:9:12:SortingColumn 5:6 6:6 7:4",
+        "TypeDefinedOrder ",
+        "ColumnOrder 1:12:TypeDefinedOrder",
+        "AesGcmV1 1:8 2:8 3:1",
+        "AesGcmCtrV1 1:8 2:8 3:1",
+        "EncryptionAlgorithm 1:12:AesGcmV1 2:12:AesGcmCtrV1",
+        "FileMetaData 1:5 2:9:12:SchemaElement 3:6 4:9:12:RowGroup 5:9:12:KeyValue 6:8 7:9:12:ColumnOrder 8:12:EncryptionAlgorithm 9:8"
+    ];
+
+    private static readonly Dictionary<string, Dictionary<long, (int Wire, int Element, string? Struct)>> Known = Table
+        .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        .ToDictionary(
+            words => words[0],
+            words => words.Skip(1).Select(w => w.Split(':')).ToDictionary(
+                f => long.Parse(f[0], CultureInfo.InvariantCulture),
+                f => (int.Parse(f[1], CultureInfo.InvariantCulture),
+                    f[1] == "9" ? int.Parse(f[2], CultureInfo.InvariantCulture) : 0,
+                    f[1] == "12" ? f[2] : f.Length > 3 ? f[3] : null)));
+
+    /// <summary>
+    /// Walks a struct of type <paramref name="name"/> (null: a struct Parquet.Net skips, walked without types).
+    /// Records each SchemaElement's num_children (field 5) into <paramref name="schema"/>. A row group must list its
+    /// columns, a column chunk have metadata, the metadata a path in the schema (Parquet.Net dereferences them).
+    /// </summary>
+    private static void Struct(byte[] d, ref int p, int depth, string? name, List<long> schema)
     {
         if (depth > MaxDepth)
             throw new InvalidDataException($"nested more than {MaxDepth} levels");
+        var fields = name is null ? null : Known[name];
         long id = 0, children = 0;
+        bool required = name is not ("RowGroup" or "ColumnChunk" or "ColumnMetaData");
         while (true)
         {
+            int at = p;
             byte header = Byte(d, ref p);
             if (header == 0)
             {
-                element?.Add(children);
+                if (!required)
+                    throw new InvalidDataException($"a {Describe(name)} ending at byte {at} lacks its {Missing(name)}");
+                if (name == "SchemaElement")
+                    schema.Add(children);
                 return;
             }
 
             id = header >> 4 == 0 ? Unzig(Varint(d, ref p)) : id + (header >> 4);
             int type = header & 0x0F;
-            if (element is not null && id == 5 && type == 5)
+            if (fields is null || !fields.TryGetValue(id, out var spec))
+            {
+                Value(d, ref p, type, depth);
+                continue;
+            }
+
+            if (spec.Wire == 1 ? type is not (1 or 2) : type != spec.Wire)
+                throw new InvalidDataException($"field {id} of a {name} at byte {at} has Thrift type {type}, not {spec.Wire}");
+            if (name == "SchemaElement" && id == 5)
             {
                 children = Unzig(Varint(d, ref p));
             }
-            else if (schema is not null && id == 2 && type == 9)
+            else if (spec.Wire == 12)
+            {
+                Struct(d, ref p, depth + 1, spec.Struct, schema);
+            }
+            else if (spec.Wire == 9)
             {
                 byte list = Byte(d, ref p);
                 long count = list >> 4 == 15 ? Varint(d, ref p) : list >> 4;
-                Fits(d, p, count, "the schema list");
-                if ((list & 0x0F) != 12)
-                    throw new InvalidDataException("the schema is not a list of elements");
+                Fits(d, p, count, $"field {id} of a {name}");
+                if ((list & 0x0F) != spec.Element)
+                    throw new InvalidDataException($"field {id} of a {name} at byte {at} is a list of Thrift type {list & 0x0F}, not {spec.Element}");
                 for (long i = 0; i < count; i++)
-                    Struct(d, ref p, depth + 2, null, schema);
+                {
+                    if (spec.Element == 12)
+                        Struct(d, ref p, depth + 2, spec.Struct, schema);
+                    else
+                        Value(d, ref p, spec.Element, depth + 1);
+                }
             }
             else
             {
                 Value(d, ref p, type, depth);
             }
+
+            required |= (name, id) is ("RowGroup", 1) or ("ColumnChunk", 3) or ("ColumnMetaData", 3);
         }
     }
+
+    private static string Describe(string? name) => name switch
+    {
+        "RowGroup" => "row group",
+        "ColumnChunk" => "column chunk",
+        _ => "column's metadata",
+    };
+
+    private static string Missing(string? name) => name switch
+    {
+        "RowGroup" => "column list",
+        "ColumnChunk" => "metadata",
+        _ => "path in the schema",
+    };
 
     /// <summary>The flat schema list is a pre-order tree: each element's num_children elements must follow it.</summary>
     private static void SchemaTree(List<long> numChildren)
@@ -132,13 +235,10 @@ internal static class ParquetThriftCheck
                 byte list = Byte(d, ref p);
                 long count = list >> 4 == 15 ? Varint(d, ref p) : list >> 4;
                 Fits(d, p, count, "a list");
+                if ((list & 0x0F) is 1 or 2)
+                    throw new InvalidDataException($"a list of bools at byte {p}"); // Parquet.Net skips one without reading its bytes
                 for (long i = 0; i < count; i++)
-                {
-                    if ((list & 0x0F) is 1 or 2)
-                        Byte(d, ref p);
-                    else
-                        Value(d, ref p, list & 0x0F, depth + 1);
-                }
+                    Value(d, ref p, list & 0x0F, depth + 1);
 
                 break;
             case 11:
@@ -155,7 +255,7 @@ internal static class ParquetThriftCheck
 
                 break;
             case 12:
-                Struct(d, ref p, depth + 1, null, null);
+                Struct(d, ref p, depth + 1, null, []);
                 break;
             default:
                 throw new InvalidDataException($"unknown Thrift type {type} at byte {p}");

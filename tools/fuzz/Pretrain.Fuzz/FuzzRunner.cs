@@ -5,7 +5,17 @@ namespace Pretrain.Fuzz;
 
 /// <summary>Totals of one target's run.</summary>
 public sealed record FuzzResult(string Target, int Inputs, int Accepted, int Refused, int Crashes, int OverLimit,
-    double SlowestMs, long PeakRssBytes, IReadOnlyDictionary<string, (int Count, string Example)> Signatures);
+    double SlowestMs, long PeakRssBytes, IReadOnlyDictionary<string, (int Count, string Example)> Signatures)
+{
+    /// <summary>Most bytes allocated on the managed heap while one input ran, and that input's number.</summary>
+    public (long Bytes, int Input) MaxAllocation { get; init; }
+
+    /// <summary>Managed heap after a full compacting collection at the end (what is still live: caches, pools).</summary>
+    public long HeapAfterFullGcBytes { get; init; }
+
+    /// <summary>RSS after that collection.</summary>
+    public long RssAfterFullGcBytes { get; init; }
+}
 
 /// <summary>
 /// Runs one target for a number of inputs from a seed: each input is written into a fresh folder and read; the
@@ -23,6 +33,7 @@ public static class FuzzRunner
         var signatures = new Dictionary<string, (int Count, string Example)>();
         int accepted = 0, refused = 0, crashes = 0, over = 0;
         double slowest = 0;
+        (long Bytes, int Input) maxAllocation = (0, -1);
         ResetPeakRss();
         FuzzInput? current = null;
         var clock = new Stopwatch();
@@ -45,6 +56,7 @@ public static class FuzzRunner
             foreach (var (name, bytes) in current.Files)
                 File.WriteAllBytes(Path.Combine(inputDir, name), bytes);
 
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
             clock.Restart();
             Exception? error = null;
             try
@@ -57,6 +69,14 @@ public static class FuzzRunner
             }
 
             clock.Stop();
+            long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+            if (allocated > maxAllocation.Bytes)
+            {
+                maxAllocation = (allocated, i);
+                if (allocated > BigAllocation)
+                    Keep(outDir, target.Name, "big-allocation", current, $"{allocated / (1 << 20)} MiB allocated");
+            }
+
             double ms = clock.Elapsed.TotalMilliseconds;
             slowest = Math.Max(slowest, ms);
             if (ms > limitSeconds * 1000)
@@ -88,7 +108,16 @@ public static class FuzzRunner
                 log?.WriteLine($"{target.Name}: {i} inputs, {crashes} crashes");
         }
 
-        return new FuzzResult(target.Name, inputs, accepted, refused, crashes, over, slowest, PeakRss(), signatures);
+        long peak = PeakRss();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return new FuzzResult(target.Name, inputs, accepted, refused, crashes, over, slowest, peak, signatures)
+        {
+            MaxAllocation = maxAllocation,
+            HeapAfterFullGcBytes = GC.GetGCMemoryInfo(GCKind.FullBlocking).HeapSizeBytes,
+            RssAfterFullGcBytes = Rss(),
+        };
     }
 
     private static string Flat(Exception e) => $"{e.GetType().Name}: {e.Message}".ReplaceLineEndings(" ")[..Math.Min(300, $"{e.GetType().Name}: {e.Message}".Length)];
@@ -117,12 +146,20 @@ public static class FuzzRunner
         }
     }
 
+    /// <summary>An input allocating more than this is kept (as big-allocation, the latest largest) for replay.</summary>
+    private const long BigAllocation = 256L << 20;
+
     /// <summary>VmHWM from /proc/self/status (bytes), 0 where unknown.</summary>
-    public static long PeakRss()
+    public static long PeakRss() => Status("VmHWM:");
+
+    /// <summary>VmRSS from /proc/self/status (bytes), 0 where unknown.</summary>
+    public static long Rss() => Status("VmRSS:");
+
+    private static long Status(string key)
     {
         try
         {
-            string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
             return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         }
         catch (IOException)

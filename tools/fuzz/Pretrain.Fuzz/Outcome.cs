@@ -58,8 +58,16 @@ public static class OutcomeRule
         var root = e;
         while (root.InnerException is not null && !CrashTypes.Any(t => t.IsInstanceOfType(root)))
             root = root.InnerException;
-        string frame = root.StackTrace?.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("Pretrain.", StringComparison.Ordinal)) ?? "?";
+        var frames = root.StackTrace?.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("at ", StringComparison.Ordinal)).ToList() ?? [];
+        string ours = frames.FirstOrDefault(l => l.Contains("Pretrain.", StringComparison.Ordinal)) ?? "?";
+        string top = frames.FirstOrDefault() ?? "?";
+        string signature = $"{root.GetType().Name} {Method(ours)}";
+        return top == ours ? signature : $"{signature} (thrown in {Method(top)})";
+    }
+
+    private static string Method(string frame)
+    {
         int paren = frame.IndexOf('(', StringComparison.Ordinal);
-        return $"{root.GetType().Name} {(paren > 0 ? frame[..paren] : frame)}";
+        return paren > 0 ? frame[..paren] : frame;
     }
 }

@@ -14,6 +14,20 @@ var chosen = options.TryGetValue("targets", out var names)
     ? all.Where(t => names.Split(',').Contains(t.Name)).ToArray()
     : all;
 
+if (options.ContainsKey("page-check-cost"))
+{
+    // pretrain-fuzz --page-check-cost [--repeats R] [--codec snappy|gzip|zstd|none]: the page check next to the read it guards.
+    string dir = Directory.CreateTempSubdirectory("pretrain-fuzz-").FullName;
+    try
+    {
+        return PageCheckCost.Run(int.Parse(options.GetValueOrDefault("repeats", "7"), CultureInfo.InvariantCulture), options.GetValueOrDefault("codec", "snappy"), dir);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
 if (options.TryGetValue("replay", out var replay))
 {
     // pretrain-fuzz --replay DIR --targets NAME: runs one kept input (DIR holds its files and why.txt).
@@ -42,6 +56,8 @@ try
         results.Add(r);
         Console.WriteLine($"| {r.Target} | {r.Inputs} | {r.Accepted + r.Refused} ({r.Accepted} + {r.Refused}) | {r.Crashes} | {r.OverLimit} | "
             + $"{r.SlowestMs:F0} | {r.PeakRssBytes / (1 << 20)} | {r.Inputs / clock.Elapsed.TotalSeconds:F0} |");
+        Console.WriteLine($"    most allocated by one input: {r.MaxAllocation.Bytes / (1 << 20)} MiB (input {r.MaxAllocation.Input}); "
+            + $"after a full GC: heap {r.HeapAfterFullGcBytes / (1 << 20)} MiB, RSS {r.RssAfterFullGcBytes / (1 << 20)} MiB");
         foreach (var (signature, (count, example)) in r.Signatures.OrderByDescending(s => s.Value.Count))
             Console.WriteLine($"    {count} × {signature} — {example}");
     }
