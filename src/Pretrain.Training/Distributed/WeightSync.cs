@@ -21,6 +21,8 @@ public static class WeightSync
             using var noGrad = no_grad();
             foreach (var (_, t) in model.state_dict())
             {
+                // Constant masks and index buffers (bool, uint8) are built the same everywhere; the checksum covers them.
+                if (!t.is_floating_point() && t.dtype is not (ScalarType.Int64 or ScalarType.Int32)) continue;
                 if (t.is_contiguous()) ranks.Broadcast(t, 0);
                 else
                 {
