@@ -26,17 +26,19 @@ optimizer: {lr: 1.0e-3}
 schedule: {kind: constant, warmup_steps: 0}
 train: {seq_len: 128, micro_batch_size: 8, log_every: 5, checkpoint_every: 100000}
 YAML
-run() { # name, launcher..., -- sets...
-  local name=$1; shift
-  local dir="$work/$name-$RANDOM"
-  "$@" run "$work/r.yaml" --run-dir "$dir" --no-export --set "train.max_steps=$steps" >/dev/null 2>&1
+run() { # NP THREADS MICRO: one fresh run; prints its tokens_per_s_median
+  local dir="$work/run-$1-$2-$RANDOM"
+  local launch=("${cli[@]}")
+  [ "$1" -gt 1 ] && launch=(mpirun --allow-run-as-root --oversubscribe -np "$1" "${cli[@]}")
+  (cd "$work" && "${launch[@]}" run "$work/r.yaml" --run-dir "$dir" --no-export --set "train.max_steps=$steps" \
+    --set "train.threads=$2" --set "train.micro_batch_size=$3" >"$dir.log" 2>&1) || { cat "$dir.log" >&2; exit 1; }
   grep -o '"tokens_per_s_median": [0-9.eE+-]*' "$dir/summary.json" | awk '{print $2}'
 }
 declare -A results
 for ((i = 0; i < repeats; i++)); do
-  results[1p1t]+="$(cd "$work" && run 1p1t "${cli[@]}" --set train.threads=1 --set train.micro_batch_size=16) "
-  results[1p2t]+="$(cd "$work" && run 1p2t "${cli[@]}" --set train.threads=2 --set train.micro_batch_size=16) "
-  results[2p1t]+="$(cd "$work" && run 2p1t mpirun --allow-run-as-root --oversubscribe -np 2 "${cli[@]}" --set train.threads=1 --set train.micro_batch_size=8) "
+  results[1p1t]+="$(run 1 1 16) "
+  results[1p2t]+="$(run 1 2 16) "
+  results[2p1t]+="$(run 2 1 8) "
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 base=$(echo "${results[1p2t]}" | median)

@@ -13,7 +13,7 @@ namespace Pretrain.Training.Distributed;
 /// </summary>
 public static class WeightSync
 {
-    /// <summary>Overwrites every rank's parameters and buffers with rank 0's, then checks the checksums agree.</summary>
+    /// <summary>Overwrites every rank's parameters and buffers with rank 0's, then checks the checksums agree (one rank: nothing to do).</summary>
     public static string BroadcastFromRankZero(ICollectives ranks, nn.Module model)
     {
         if (ranks.WorldSize > 1)
@@ -35,11 +35,11 @@ public static class WeightSync
         return CheckIdentical(ranks, model, "after the broadcast from rank 0");
     }
 
-    /// <summary>The state dict's SHA-256 (hex) when every rank has the same; otherwise throws naming the ranks that differ from rank 0.</summary>
+    /// <summary>The state dict's SHA-256 (hex) when every rank has the same ("" with one rank); otherwise throws naming the ranks that differ from rank 0.</summary>
     public static string CheckIdentical(ICollectives ranks, nn.Module model, string when)
     {
+        if (ranks.WorldSize == 1) return "";   // nothing to compare with: no pass over the weights
         var mine = Checksum(model);
-        if (ranks.WorldSize == 1) return mine;
         var all = ranks.AllGatherBytes(Encoding.ASCII.GetBytes(mine)).Select(b => Encoding.ASCII.GetString(b)).ToList();
         var differ = Enumerable.Range(1, all.Count - 1).Where(r => all[r] != all[0]).ToList();
         if (differ.Count > 0)
