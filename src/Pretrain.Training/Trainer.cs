@@ -171,7 +171,6 @@ public sealed class Trainer(TrainerParts parts)
                 opt.zero_grad();
             }
             step++;
-            stopping = sync.StopAfter(totals, cancel);
             long units = totals.Units;   // every rank's: tokens_per_s is the job's
             unitsSeen += units;
             windowUnits += units;
@@ -227,6 +226,7 @@ public sealed class Trainer(TrainerParts parts)
                 if (best.Metric is null || (higher ? metric > best.Metric : metric < best.Metric)) best = (metric, step);
             }
 
+            stopping = sync.StopAfter(totals, cancel);   // one rank: the token now; several: the flag agreed this step
             savedAtEnd = step % train.CheckpointEvery == 0 || isLast || stopping;
             if (savedAtEnd) Save(Snapshot(), metric, "");
         }
