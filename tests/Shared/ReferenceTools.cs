@@ -13,6 +13,8 @@ internal enum ReferenceTool
     SentencePiece,
     /// <summary>npm and its registry: the text corpora script.</summary>
     Npm,
+    /// <summary>Debian's Open MPI: mpirun starts the ranks of the collectives and data-parallel tests.</summary>
+    Mpi,
 }
 
 /// <summary>
@@ -30,6 +32,7 @@ internal static class ReferenceTools
         [ReferenceTool.PythonOnnx] = new(() => ProbePython("onnx", "python3-onnx")),
         [ReferenceTool.SentencePiece] = new(() => MissingCommand("spm_train", "apt-get install sentencepiece")),
         [ReferenceTool.Npm] = new(() => MissingCommand("npm", "apt-get install npm")),
+        [ReferenceTool.Mpi] = new(() => MissingCommand("mpirun", "apt-get install openmpi-bin libopenmpi-dev")),
     };
 
     /// <summary>CI sets CI=true; there a missing reference is a failure, not a skip.</summary>
