@@ -9,4 +9,9 @@ public sealed record RunOptions
     public string? Resume { get; init; }
     /// <summary>The run folder itself; default runs/&lt;recipe name&gt;.</summary>
     public string? RunDir { get; init; }
+    /// <summary>
+    /// The data-parallel job this process is one rank of (null: one process). Rank 0 alone takes the run folder's
+    /// lock and writes in it; every rank trains its shard (docs/distributed.md "Data-parallel training").
+    /// </summary>
+    public Pretrain.Distributed.ICollectives? Collectives { get; init; }
 }

@@ -8,4 +8,7 @@ public sealed record RunResult(string RunDir, TrainerState State, IReadOnlyDicti
 
     /// <summary>The newest complete checkpoint folder of the run.</summary>
     public string? LastCheckpoint { get; init; }
+
+    /// <summary>This process's data-parallel rank: only rank 0 wrote the run folder (summary, checkpoints), and only it exports.</summary>
+    public int Rank { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Pretrain.Training.Checkpointing;
+using Pretrain.Training.Distributed;
 using Pretrain.Training.Metrics;
 using Pretrain.Training.Optim;
 using Pretrain.Training.Precision;
@@ -19,8 +20,14 @@ public sealed record TrainerParts
     public required LrSchedule Schedule { get; init; }
     public required TrainSection Train { get; init; }
     public int EvalMaxBatches { get; init; }
-    public required CheckpointWriter Checkpoints { get; init; }
-    public required MetricsLog Metrics { get; init; }
+    /// <summary>Rank 0's checkpoint writer; null on the other ranks, which write nothing.</summary>
+    public CheckpointWriter? Checkpoints { get; init; }
+    /// <summary>Rank 0's metrics log; null on the other ranks.</summary>
+    public MetricsLog? Metrics { get; init; }
+    /// <summary>Data parallel: the step's all-reduces (world size 1: none).</summary>
+    public GradientSync Sync { get; init; } = GradientSync.Single;
+    /// <summary>Whether the train stream is packed text (its ranks' cursors are combined rather than equal).</summary>
+    public bool PackedTextCursor { get; init; }
     public ITrainingObserver Observer { get; init; } = NullTrainingObserver.Instance;
     /// <summary>data.on_bad_data's tally: with skip, its counts join each logged row and its messages the log.</summary>
     public Pretrain.Data.BadDataLog? BadData { get; init; }
@@ -38,7 +45,8 @@ public sealed record TrainerParts
 /// The loop: per optimizer step, grad_accum micro-batches (loss normalised by the step's total loss terms, so
 /// 4×2 equals 1×8), clipping, AdamW with the scheduled learning rate, metrics, periodic eval and checkpoints.
 /// One dispose scope per step keeps the live tensor count flat. Stops early, with a checkpoint, when the token is
-/// cancelled (SIGTERM).
+/// cancelled (SIGTERM). Data parallel (<see cref="GradientSync"/>): terms and the stop wish summed over the ranks
+/// before backward, gradient buckets all-reduced after it; rank 0 alone writes (<see cref="RankZero"/>).
 /// </summary>
 public sealed class Trainer(TrainerParts parts)
 {
@@ -66,6 +74,9 @@ public sealed class Trainer(TrainerParts parts)
         var guard = new StepGuard(train.OnNonfinite, train.MaxSkippedSteps, resume?.SkippedSteps ?? 0, resume?.ConsecutiveSkippedSteps ?? 0);
         var precision = parts.Precision;
         var scaler = precision.NewScaler(resume?.LossScale, resume?.LossScaleGrowthTracker ?? 0);
+        var sync = parts.Sync;
+        var ranks = sync.Collectives;
+        bool stopping = sync.AgreeStop(cancel.IsCancellationRequested);
 
         parts.Observer.OnStart(step, train.MaxSteps);
         var wall = Stopwatch.StartNew();
@@ -74,13 +85,15 @@ public sealed class Trainer(TrainerParts parts)
             : throw new InvalidOperationException($"Keep-best ranks by {bestName}, which this objective's eval does not report " +
                 $"({string.Join(", ", eval.Keys.Where(k => !k.Contains("confusion", StringComparison.Ordinal)))}); set train.best_metric to one of those.");
 
+        // Every rank calls it (the cursor and RNG gathers are collectives); rank 0's copy is the one saved.
         TrainerState Snapshot() => new()
         {
             Step = step,
             TokensSeen = unitsSeen,
             OptimizerSteps = opt.StepCount,
-            Cursor = JsonDocument.Parse(task.CursorJson).RootElement.Clone(),
+            Cursor = JsonDocument.Parse(CursorGather.Gather(ranks, task.CursorJson, parts.PackedTextCursor)).RootElement.Clone(),
             RngState = Convert.ToBase64String(RngState.Save()),
+            RankRngStates = RankRng.Gather(ranks),
             BestMetricName = bestName,
             BestMetricMode = bestMode,
             BestMetric = best.Metric,
@@ -94,12 +107,12 @@ public sealed class Trainer(TrainerParts parts)
             LossScaleGrowthTracker = scaler?.GrowthTracker,
         };
 
-        if (resume is null && task.HasEval && !cancel.IsCancellationRequested)   // stopped before it began: no baseline row either
+        if (resume is null && task.HasEval && !stopping)   // stopped before it began: no baseline row either
         {
             // Step-0 eval: the untrained baseline every later eval is compared with.
             lastEval = Evaluate();
             MetricOf(lastEval);   // a best_metric the eval lacks fails now, not after the first eval_every steps
-            parts.Metrics.Write(0, lastEval);
+            parts.Metrics?.Write(0, lastEval);
             parts.Observer.OnEval(0, lastEval);
         }
 
@@ -109,12 +122,13 @@ public sealed class Trainer(TrainerParts parts)
         int windowSteps = 0;
         bool savedAtEnd = false;
         model.train();
-        while (step < train.MaxSteps && !cancel.IsCancellationRequested)
+        while (step < train.MaxSteps && !stopping)
         {
-            // The whole step's micro-batches first: the loss normaliser is their total loss-term count.
+            // The whole step's micro-batches first: the loss normaliser is their total loss-term count over all ranks.
             var micro = task.NextStep(train.GradAccumSteps, train.MicroBatchSize);
             foreach (var m in parts.BadData?.DrainMessages() ?? []) parts.Observer.OnMessage(m);
-            long terms = micro.Sum(m => m.LossTerms);
+            var totals = sync.Totals(micro.Sum(m => m.LossTerms), micro.Sum(m => m.Units), cancel.IsCancellationRequested);
+            long terms = totals.LossTerms;
 
             opt.LearningRate = parts.Schedule.At(step);
             double stepLoss, gradNorm;
@@ -131,6 +145,8 @@ public sealed class Trainer(TrainerParts parts)
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
+                sync.AllReduce(opt.FlatGradients);   // data parallel: every rank now holds the global gradient
+                total = sync.ReduceLoss(total!);
                 // The step's one device sync: its loss and the global gradient norm over the flat gradient buffer, read together.
                 if (scaler is not null) opt.ScaleGradients(1.0 / scaler.Scale);   // unscale: clipping and the finiteness check see true gradients
                 var norm = opt.GradNorm();
@@ -155,7 +171,8 @@ public sealed class Trainer(TrainerParts parts)
                 opt.zero_grad();
             }
             step++;
-            long units = micro.Sum(m => m.Units);
+            stopping = sync.StopAfter(totals, cancel);
+            long units = totals.Units;   // every rank's: tokens_per_s is the job's
             unitsSeen += units;
             windowUnits += units;
             if (applied)
@@ -182,12 +199,17 @@ public sealed class Trainer(TrainerParts parts)
                 };
                 if (guard.Skips || scaler is not null) row["skipped_steps"] = guard.Skipped;
                 if (scaler is not null) row["loss_scale"] = scaler.Scale;
-                if (parts.Throughput is { } meter) (row["tflops"], row["mfu"]) = meter.Of(windowUnits, secs);
+                if (parts.Throughput is { } meter)
+                {
+                    // Per device from the job's units; tflops reported for the whole job.
+                    var (tflops, mfu) = meter.Of(windowUnits / sync.WorldSize, secs);
+                    (row["tflops"], row["mfu"]) = (tflops * sync.WorldSize, mfu);
+                }
                 if (parts.BadData is { Skips: true } bad)
                 {
                     foreach (var (k, v) in bad.Metrics()) row[k] = v;
                 }
-                parts.Metrics.Write(step, row);
+                parts.Metrics?.Write(step, row);
                 parts.Observer.OnStep(step, row);
                 window.Restart();
                 windowUnits = 0;
@@ -199,26 +221,25 @@ public sealed class Trainer(TrainerParts parts)
             if (task.HasEval && (step % train.EvalEvery == 0 || isLast))
             {
                 lastEval = Evaluate();
-                parts.Metrics.Write(step, lastEval);
+                parts.Metrics?.Write(step, lastEval);
                 parts.Observer.OnEval(step, lastEval);
                 metric = MetricOf(lastEval);
                 if (best.Metric is null || (higher ? metric > best.Metric : metric < best.Metric)) best = (metric, step);
             }
 
-            savedAtEnd = step % train.CheckpointEvery == 0 || isLast || cancel.IsCancellationRequested;
-            if (savedAtEnd)
-            {
-                var path = parts.Checkpoints.Save(step, Snapshot(), metric);
-                parts.Observer.OnMessage($"checkpoint {Path.GetFileName(path)}");
-            }
+            savedAtEnd = step % train.CheckpointEvery == 0 || isLast || stopping;
+            if (savedAtEnd) Save(Snapshot(), metric, "");
         }
 
-        if (!savedAtEnd && step > (resume?.Step ?? 0))
-        {
-            var path = parts.Checkpoints.Save(step, Snapshot(), null);
-            parts.Observer.OnMessage($"checkpoint {Path.GetFileName(path)} (stopped early)");
-        }
+        if (!savedAtEnd && step > (resume?.Step ?? 0)) Save(Snapshot(), null, " (stopped early)");
         return Snapshot();
+    }
+
+    /// <summary>Rank 0 writes the checkpoint; its success or failure reaches every rank.</summary>
+    private void Save(TrainerState state, double? metric, string note)
+    {
+        var path = RankZero.Run(parts.Sync.Collectives, () => parts.Checkpoints!.Save(state.Step, state, metric), checkpoint: true);
+        if (path is not null) parts.Observer.OnMessage($"checkpoint {Path.GetFileName(path)}{note}");
     }
 
     private Dictionary<string, double> Evaluate()
@@ -227,7 +248,8 @@ public sealed class Trainer(TrainerParts parts)
         bool wasTraining = model.training;
         model.eval();
         using var autocast = parts.Precision.Autocast();   // eval computes as training does
-        try { return parts.Task.Evaluate(parts.Train.MicroBatchSize, parts.EvalMaxBatches); }
+        // Every rank evaluates the whole split; rank 0's metrics are broadcast, so keep-best agrees everywhere.
+        try { return RankZero.Metrics(parts.Sync.Collectives, parts.Task.Evaluate(parts.Train.MicroBatchSize, parts.EvalMaxBatches)); }
         finally { if (wasTraining) model.train(); }
     }
 }

@@ -15,6 +15,10 @@ public sealed record TrainerState
     [JsonPropertyName("optimizer_steps")] public long OptimizerSteps { get; init; }
     [JsonPropertyName("cursor")] public JsonElement Cursor { get; init; }
     [JsonPropertyName("rng_state")] public string RngState { get; init; } = "";
+    /// <summary>Data parallel: every rank's CPU generator state in rank order (rank 0's is <see cref="RngState"/>); absent with one rank.</summary>
+    [JsonPropertyName("rank_rng_states")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? RankRngStates { get; init; }
     [JsonPropertyName("best_metric_name")] public string BestMetricName { get; init; } = "eval_loss";
     /// <summary>min (lower is better) or max; files written before the direction was recorded read as min.</summary>
     [JsonPropertyName("best_metric_mode")] public string BestMetricMode { get; init; } = "min";

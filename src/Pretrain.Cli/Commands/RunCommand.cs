@@ -24,6 +24,11 @@ public static class RunCommand
         if (!File.Exists(options.RecipePath))
             throw new FileNotFoundException($"Recipe file {options.RecipePath} does not exist. Recipes live under recipes/, e.g. recipes/quickstart.yaml.");
 
+        // One collectives per process (world size 1 unless a launcher such as mpirun started several ranks); its
+        // timeout is train.collective_timeout_s of the recipe named here with its --set overrides.
+        using var ranks = RankCollectives.Create(options);
+        options = options with { Collectives = ranks };
+
         // Signals (SignalScope): until the trainer starts and after it returns, the first one ends the process
         // (130/143/138); while it runs, the trainer finishes the step and checkpoints.
         var cancel = SignalScope.Token;
@@ -35,14 +40,16 @@ public static class RunCommand
         {
             // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests).
             bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-            result = interactive
+            // Ranks > 0 print nothing of their own progress (rank 0 speaks for the job); their errors still reach stderr.
+            result = interactive && ranks.Rank == 0
                 ? ProgressObserver.Run(observer => RecipeRunner.Run(options, Phased(observer), cancel))
-                : RecipeRunner.Run(options, Phased(new ConsoleObserver(stdout)), cancel);
+                : RecipeRunner.Run(options, Phased(ranks.Rank == 0 ? new ConsoleObserver(stdout) : NullTrainingObserver.Instance), cancel);
         }
         finally
         {
             training?.Dispose();
         }
+        if (result.Rank != 0) return 0;   // rank 0 reports and exports for the job
         stdout.WriteLine($"done: {result.State.Step} steps in {result.State.ElapsedSeconds:F1} s; run folder {result.RunDir}");
         if (!noExport && result.Recipe?.Export is { } export && result.LastCheckpoint is { } step && !cancel.IsCancellationRequested)
         {

@@ -303,4 +303,6 @@ public sealed record TrainSection
     public string OnNonfinite { get; init; } = "stop";
     /// <summary>Consecutive skipped steps (on_nonfinite skip, or a loss scaler's) after which the run stops.</summary>
     public int MaxSkippedSteps { get; init; } = 50;
+    /// <summary>Data parallel: seconds a collective may wait for every rank before the job is ended naming the missing rank(s).</summary>
+    public double CollectiveTimeoutS { get; init; } = 600;
 }

@@ -317,6 +317,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("train.keep_best", t.KeepBest, 0);
         OneOf("train.on_nonfinite", t.OnNonfinite, ["stop", "skip"]);
         AtLeast("train.max_skipped_steps", t.MaxSkippedSteps, 1);
+        InRange("train.collective_timeout_s", t.CollectiveTimeoutS, "> 0 and at most 86400 (a day)", x => x > 0 && x <= 86400);
         if (t.BestMetric is { } metric && !metric.StartsWith("eval_", StringComparison.Ordinal))
             Add("train.best_metric", $"must name an eval metric (eval_loss, eval_accuracy, eval_macro_f1, …), got '{metric}'");
         if (t.BestMode is { } mode)

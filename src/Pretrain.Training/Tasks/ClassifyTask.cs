@@ -97,7 +97,7 @@ public sealed class ClassifyTask : ITrainingTask
                 MaxEpochs = 1,
             };
         return new ClassifyTask(model, tokenizer,
-            cursor => new LabelledTextStream(train, tokenizer, cursor),
+            cursor => new LabelledTextStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, tokenizer, cursor),   // this rank's shard
             eval is null ? null : () => new LabelledTextStream(eval, tokenizer),
             ctx.Device, ctx.ResumeCursor)
         {

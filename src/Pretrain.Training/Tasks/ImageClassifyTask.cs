@@ -61,7 +61,7 @@ public sealed class ImageClassifyTask : ITrainingTask
         double fraction = r.Data.Train.LabelFraction ?? 1;
         var train = ctx.TrainImages(twoViews: false) with { Transform = transform, LabelFraction = fraction };
         var eval = ctx.EvalImages() is { } e ? e with { Transform = transform } : null;
-        return new ImageClassifyTask(model, cursor => new ImageStream(train, cursor), eval is null ? null : () => new ImageStream(eval),
+        return new ImageClassifyTask(model, cursor => new ImageStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, cursor), eval is null ? null : () => new ImageStream(eval),
             ctx.Device, r.Train.Seed, ctx.ResumeCursor)
         {
             _initDir = ctx.InitDir,

@@ -59,7 +59,7 @@ public sealed class MaskedAutoencoderTask : ITrainingTask
         var probe = new ImageDataProbe(eval is null ? "none" : r.Objective.Probe, r.Objective.ProbeTrainRows, r.Objective.ProbeEvalRows,
             () => new ImageStream(ctx.ProbeTrainImages()), () => new ImageStream(eval!), ctx.Device, r.Train.Seed);
         return new MaskedAutoencoderTask(vit, decoder, r.Objective.MaskRatio, r.Objective.NormPixLoss, r.Train.Seed,
-            cursor => new ImageStream(train, cursor), eval is null ? null : () => new ImageStream(eval), probe, ctx.Device, ctx.ResumeCursor);
+            cursor => new ImageStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, cursor), eval is null ? null : () => new ImageStream(eval), probe, ctx.Device, ctx.ResumeCursor);
     }
 
     public nn.Module Model => _module;

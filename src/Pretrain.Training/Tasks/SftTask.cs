@@ -77,7 +77,7 @@ public sealed class SftTask : ITrainingTask
             };
         var tokenizer = decoder.Tokenizer;
         return new SftTask(decoder,
-            cursor => new SftStream(train, tokenizer, cursor),
+            cursor => new SftStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, tokenizer, cursor),   // this rank's shard
             eval is null ? null : () => new SftStream(eval, tokenizer),
             ctx.Device, ctx.ResumeCursor, recipe.Objective.ExactMatchRows);
     }

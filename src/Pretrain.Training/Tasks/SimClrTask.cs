@@ -3,6 +3,7 @@ using Pretrain.Data.Sampling;
 using Pretrain.Models.Heads;
 using Pretrain.Models.Vision;
 using Pretrain.Models.Weights;
+using Pretrain.Training.Distributed;
 using Pretrain.Training.Objectives;
 using Pretrain.Training.Recipes;
 using TorchSharp;
@@ -33,6 +34,7 @@ public sealed class SimClrTask : ITrainingTask
     private readonly Device _device;
     private DataCursor? _cursor;
     private ImageStream? _train;
+    private CrossRankBatch? _ranks;
 
     private SimClrTask(VisionTransformer vit, ProjectionHead head, double temperature, int seed,
         Func<DataCursor?, ImageStream> openTrain, Func<ImageStream>? openEval, ImageDataProbe probe, Device device, DataCursor? resume)
@@ -69,7 +71,8 @@ public sealed class SimClrTask : ITrainingTask
         var probe = new ImageDataProbe(evalPlain is null ? "none" : r.Objective.Probe, r.Objective.ProbeTrainRows, r.Objective.ProbeEvalRows,
             () => new ImageStream(ctx.ProbeTrainImages()), () => new ImageStream(evalPlain!), ctx.Device, r.Train.Seed);
         return new SimClrTask(vit, head, r.Objective.Temperature ?? 0.5, r.Train.Seed,
-            cursor => new ImageStream(train, cursor), evalViews is null ? null : () => new ImageStream(evalViews), probe, ctx.Device, ctx.ResumeCursor);
+            cursor => new ImageStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, cursor), evalViews is null ? null : () => new ImageStream(evalViews), probe, ctx.Device, ctx.ResumeCursor)
+        { _ranks = ctx.CrossRank };
     }
 
     public nn.Module Model => _module;
@@ -101,14 +104,17 @@ public sealed class SimClrTask : ITrainingTask
         return micro;
     }
 
-    public Tensor LossSum(MicroBatch batch) => Loss((List<ImageSample>)batch.Samples);
+    public Tensor LossSum(MicroBatch batch) => Loss((List<ImageSample>)batch.Samples, _ranks);
 
-    /// <summary>Summed NT-Xent of two views: (B, C, H, W) twice → scalar over 2B anchors.</summary>
-    public Tensor Loss(List<ImageSample> rows)
+    /// <summary>
+    /// Summed NT-Xent of two views: (B, C, H, W) twice → scalar over 2B anchors; with <paramref name="ranks"/>, the
+    /// negatives are every rank's views (training; eval stays local).
+    /// </summary>
+    public Tensor Loss(List<ImageSample> rows, CrossRankBatch? ranks = null)
     {
         var z1 = _head.call(_vit.Pool(_vit.call(ImageData.Collate(rows, _device))));                    // (B, out)
         var z2 = _head.call(_vit.Pool(_vit.call(ImageData.Collate(rows, _device, secondView: true))));  // (B, out)
-        return ContrastiveLoss.NtXent(z1, z2, _temperature);
+        return ContrastiveLoss.NtXent(z1, z2, _temperature, ranks);
     }
 
     /// <summary>Mean NT-Xent per view over the eval split (fixed views, micro-batches of the train size), then the probes.</summary>

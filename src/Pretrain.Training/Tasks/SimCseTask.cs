@@ -4,6 +4,7 @@ using Pretrain.Data.Sampling;
 using Pretrain.Data.Text;
 using Pretrain.Models.Text;
 using Pretrain.Models.Weights;
+using Pretrain.Training.Distributed;
 using Pretrain.Training.Objectives;
 using Pretrain.Training.Recipes;
 using TorchSharp;
@@ -39,6 +40,7 @@ public sealed class SimCseTask : ITrainingTask
     private readonly string? _initDir;
     private DataCursor? _cursor;
     private LabelledTextStream? _train;
+    private CrossRankBatch? _ranks;
 
     private SimCseTask(EncoderLm encoder, nn.Module<Tensor, Tensor>? mlp, ITextTokenizer tokenizer, string pooling, double temperature,
         int seed, int seqLen, Func<DataCursor?, LabelledTextStream> openTrain, Func<LabelledTextStream>? openEval,
@@ -119,9 +121,10 @@ public sealed class SimCseTask : ITrainingTask
                 tokenizer, ctx.Device, r.Train.Seed);
         }
         return new SimCseTask(encoder, mlp, tokenizer, o.Pooling, o.Temperature ?? 0.05, r.Train.Seed, r.Train.SeqLen,
-            cursor => new LabelledTextStream(train, tokenizer, cursor),
+            cursor => new LabelledTextStream(train with { Rank = ctx.Rank, WorldSize = ctx.WorldSize }, tokenizer, cursor),   // this rank's shard
             eval is null ? null : () => new LabelledTextStream(eval, tokenizer),
-            probe, ctx.Device, ctx.InitDir, ctx.ResumeCursor);
+            probe, ctx.Device, ctx.InitDir, ctx.ResumeCursor)
+        { _ranks = ctx.CrossRank };
     }
 
     /// <summary>SimCSE's training-only MLP over [CLS]: dense (d → d) + tanh, seeded N(0, 0.02), biases 0. Keys dense.*.</summary>
@@ -161,21 +164,21 @@ public sealed class SimCseTask : ITrainingTask
         return micro;
     }
 
-    public Tensor LossSum(MicroBatch batch) => Loss((List<LabelledText>)batch.Samples).Sum;
+    public Tensor LossSum(MicroBatch batch) => Loss((List<LabelledText>)batch.Samples, _ranks).Sum;
 
     /// <summary>
     /// Summed InfoNCE over the rows (anchor: first pass, positive: second pass) and the two passes' pooled features
     /// before the MLP, (B, C) each. One forward over the batch stacked twice (2B rows): each copy draws its own
     /// dropout masks, as the paper's implementation does.
     /// </summary>
-    public (Tensor Sum, Tensor H1, Tensor H2) Loss(IReadOnlyList<LabelledText> rows)
+    public (Tensor Sum, Tensor H1, Tensor H2) Loss(IReadOnlyList<LabelledText> rows, CrossRankBatch? ranks = null)
     {
         var (ids, mask, _) = ClassifyBatch.Collate(rows, _cls, _sep, _pad, _device);    // (B, T)
         var h = Embed(cat([ids, ids], 0), cat([mask, mask], 0));                         // (2B, C)
         var z = _mlp is null ? h : _mlp.call(h);
         long b = rows.Count;
         var (z1, z2) = (z.narrow(0, 0, b), z.narrow(0, b, b));
-        return (ContrastiveLoss.InfoNce(z1, z2, _temperature), h.narrow(0, 0, b), h.narrow(0, b, b));
+        return (ContrastiveLoss.InfoNce(z1, z2, _temperature, ranks), h.narrow(0, 0, b), h.narrow(0, b, b));
     }
 
     /// <summary>Sentence embeddings (B, C) before the MLP: [CLS] hidden state, or the masked mean.</summary>

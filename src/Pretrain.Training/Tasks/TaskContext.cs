@@ -4,7 +4,9 @@ using Pretrain.Data.Sampling;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Synthetic;
 using Pretrain.Data.Text;
+using Pretrain.Distributed;
 using Pretrain.Training.Checkpointing;
+using Pretrain.Training.Distributed;
 using Pretrain.Training.Recipes;
 using static TorchSharp.torch;
 
@@ -14,7 +16,7 @@ namespace Pretrain.Training.Tasks;
 /// What every task builder needs from a run: the recipe, the run folder, the device, the data cursor to resume
 /// from, and shared helpers (tokenizer, resolved files, stream options) so tasks build their data the same way.
 /// </summary>
-public sealed class TaskContext(Recipe recipe, string runDir, Device device, DataCursor? resumeCursor)
+public sealed class TaskContext(Recipe recipe, string runDir, Device device, DataCursor? resumeCursor, ICollectives? ranks = null)
 {
     private ITextTokenizer? _tokenizer;
     private (IReadOnlyList<string> Train, IReadOnlyList<string>? Eval)? _files;
@@ -25,6 +27,17 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
     public string RunDir { get; } = runDir;
     public Device Device { get; } = device;
     public DataCursor? ResumeCursor { get; } = resumeCursor;
+
+    /// <summary>The data-parallel job (world size 1 without a launcher): train streams read rank <see cref="Rank"/>'s shard.</summary>
+    public ICollectives Ranks { get; } = ranks ?? SingleProcess.Instance;
+    public int Rank => Ranks.Rank;
+    public int WorldSize => Ranks.WorldSize;
+
+    /// <summary>Contrastive tasks: negatives from every rank's micro-batch (docs/distributed.md).</summary>
+    public CrossRankBatch CrossRank => new(Ranks);
+
+    /// <summary>Whether the train stream is packed text (its ranks' cursors are combined, not equal); set when one is opened.</summary>
+    public bool PackedText { get; private set; }
 
     private string? _initDir;
 
@@ -90,8 +103,18 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
     }
 
     /// <summary>Packed-text stream options for the train split (rows held out for eval are skipped).</summary>
-    public PackedTextOptions TrainText(int blockSize) => TextOptions(Files.Train, Recipe.Data.Train, "data.train", blockSize)
-        with { HoldoutFraction = Holdout, HoldoutSide = false, ShuffleWindow = Recipe.Data.Train.ShuffleWindow };
+    public PackedTextOptions TrainText(int blockSize)
+    {
+        PackedText = true;
+        return TextOptions(Files.Train, Recipe.Data.Train, "data.train", blockSize) with
+        {
+            HoldoutFraction = Holdout,
+            HoldoutSide = false,
+            ShuffleWindow = Recipe.Data.Train.ShuffleWindow,
+            Rank = Rank,
+            WorldSize = WorldSize,
+        };
+    }
 
     /// <summary>Packed-text options for one finite, unshuffled pass over the eval split; null without data.eval.</summary>
     public PackedTextOptions? EvalText(int blockSize) => Recipe.Data.Eval is null ? null
