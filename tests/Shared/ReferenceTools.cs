@@ -15,6 +15,11 @@ internal enum ReferenceTool
     Npm,
     /// <summary>Debian's Open MPI: mpirun starts the ranks of the collectives and data-parallel tests.</summary>
     Mpi,
+    /// <summary>
+    /// Debian's slurm-wlm and munge, run as root: tools/slurm/local-cluster.sh starts a one-node cluster (or finds the
+    /// one .ci/run started) and the tests submit jobs to it with sbatch.
+    /// </summary>
+    Slurm,
 }
 
 /// <summary>
@@ -33,6 +38,7 @@ internal static class ReferenceTools
         [ReferenceTool.SentencePiece] = new(() => MissingCommand("spm_train", "apt-get install sentencepiece")),
         [ReferenceTool.Npm] = new(() => MissingCommand("npm", "apt-get install npm")),
         [ReferenceTool.Mpi] = new(() => MissingCommand("mpirun", "apt-get install openmpi-bin libopenmpi-dev")),
+        [ReferenceTool.Slurm] = new(ProbeSlurm),
     };
 
     /// <summary>CI sets CI=true; there a missing reference is a failure, not a skip.</summary>
@@ -112,6 +118,16 @@ internal static class ReferenceTools
         {
             return $"{Python} cannot run: {e.Message}";
         }
+    }
+
+    /// <summary>Null when a one-node SLURM cluster can run here: its daemons and clients installed, and root to start them.</summary>
+    private static string? ProbeSlurm()
+    {
+        foreach (string program in new[] { "sbatch", "scontrol", "scancel", "srun", "slurmctld", "slurmd", "munged", "mungekey" })
+        {
+            if (MissingCommand(program, "apt-get install slurm-wlm munge") is string why) return why;
+        }
+        return Environment.UserName == "root" ? null : "a local SLURM cluster needs root (slurmd starts jobs as their user); tools/slurm/local-cluster.sh";
     }
 
     private static string LastLine(string text) => text.Trim().Split('\n')[^1].Trim();
