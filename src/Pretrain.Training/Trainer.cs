@@ -145,7 +145,7 @@ public sealed class Trainer(TrainerParts parts)
                     var detached = loss.detach();
                     total = total is null ? detached : total + detached;   // summed on device: no sync per micro-batch
                 }
-                sync.AllReduce(opt.FlatGradients);   // data parallel: every rank now holds the global gradient
+                sync.AllReduce(opt);   // data parallel: every rank now holds the global gradient
                 total = sync.ReduceLoss(total!);
                 // The step's one device sync: its loss and the global gradient norm over the flat gradient buffer, read together.
                 if (scaler is not null) opt.ScaleGradients(1.0 / scaler.Scale);   // unscale: clipping and the finiteness check see true gradients

@@ -44,11 +44,12 @@ public sealed class GradientSync(ICollectives collectives)
     /// <summary>Whether any rank wants to stop before the first step (one all-reduce).</summary>
     public bool AgreeStop(bool wantStop) => Totals(0, 0, wantStop).Stop;
 
-    /// <summary>Sums every gradient bucket over the ranks in place, one all-reduce per bucket.</summary>
-    public void AllReduce(IReadOnlyList<GradientBucket> buckets)
+    /// <summary>Sums every gradient bucket of <paramref name="optimizer"/>'s flat buffer over the ranks in place, one all-reduce per bucket.</summary>
+    public void AllReduce(AdamW optimizer)
     {
         if (WorldSize == 1) return;
-        foreach (var bucket in buckets) collectives.AllReduce(bucket.Gradients, ReduceOp.Sum);
+        optimizer.Collect();   // gradients autograd allocated outside the buffer (the first step's) are bound into it first
+        foreach (var bucket in optimizer.FlatGradients) collectives.AllReduce(bucket.Gradients, ReduceOp.Sum);
     }
 
     /// <summary>The step's loss (already divided by the global term count on each rank) summed over the ranks: the global mean.</summary>

@@ -220,9 +220,10 @@ public sealed class AdamW : IDisposable
     /// <summary>
     /// Marks which parameters have a gradient this step and binds gradients that autograd allocated outside the
     /// buffer (a parameter's first gradient, or one someone replaced) by copying them in and pointing <c>.grad</c>
-    /// at the view; from then on backward accumulates in place into the buffer.
+    /// at the view; from then on backward accumulates in place into the buffer. Data parallel calls it before the
+    /// bucket all-reduce, so the buckets hold this step's gradients.
     /// </summary>
-    private void Collect()
+    public void Collect()
     {
         using var _ = no_grad();
         foreach (var s in _slots)

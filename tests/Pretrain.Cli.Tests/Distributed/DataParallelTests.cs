@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using Pretrain.Data.Datasets;
+using Pretrain.Data.Sampling;
+using Pretrain.Data.Text;
+using Pretrain.Training;
+
+namespace Pretrain.Cli.Tests.Distributed;
+
+/// <summary>
+/// Data-parallel `pretrain run` under the real mpirun with 2 and 3 ranks on CPU (docs/distributed.md "Data-parallel
+/// training"): N ranks × B against one process × N·B, packed-text cursors across world-size changes, and a SIGTERM to
+/// one rank. Tiny models, one thread per rank.
+/// </summary>
+[Collection("mpi")]
+public sealed class DataParallelTests
+{
+    private const string Classify = """
+        name: dp-classify
+        model: {arch: bert, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2, dropout: 0.0}
+        objective: {kind: classify, pooling: mean, num_classes: 2}
+        tokenizer: {kind: byte, eos_token: '[SEP]', special_tokens: ['[CLS]', '[MASK]', '[PAD]']}
+        data:
+          train: {synthetic: {kind: labelled-text, rows: 64, shards: 2, rows_per_group: 8, seed: 4}}
+        optimizer: {lr: 5.0e-3}
+        schedule: {kind: constant, warmup_steps: 0}
+        train: {max_steps: 4, seq_len: 16, micro_batch_size: 4, threads: 1, log_every: 1, checkpoint_every: 4}
+        """;
+
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Classify_on_2_ranks_of_B_equals_one_process_of_2B_with_identical_weights_on_every_rank()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], Classify);
+        var (code2, out2) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "two", "--no-export");
+        Assert.True(code2 == 0, out2);
+        Assert.Contains("weights identical on all 2 ranks after step 4", out2.Replace("\n", " "));
+        var (code1, out1) = MpiPretrain.Run(1, dir.Path, "run", "r.yaml", "--run-dir", "one", "--no-export", "--set", "train.micro_batch_size=8");
+        Assert.True(code1 == 0, out1);
+
+        var (relative, maxAbs) = MpiPretrain.Compare(Step(dir["one"], 4, "model.safetensors"), Step(dir["two"], 4, "model.safetensors"));
+        Assert.True(relative < 1e-5 && maxAbs < 1e-5, $"2 ranks × 4 vs 1 × 8: weights differ by {relative:G3} relative, {maxAbs:G3} at most");
+        var (l1, l2) = (MpiPretrain.Losses(dir["one"]), MpiPretrain.Losses(dir["two"]));
+        Assert.Equal(4, l2.Length);   // rank 0 alone wrote metrics.jsonl: one row per step
+        for (int i = 0; i < l1.Length; i++) Assert.True(Math.Abs(l1[i] - l2[i]) <= 1e-5 * Math.Abs(l1[i]), $"step {i + 1}: loss {l1[i]} vs {l2[i]}");
+        var state = TrainerState.Load(Step(dir["two"], 4, "trainer_state.json"));
+        Assert.Equal(4 * 8, DataCursor.FromJson(state.Cursor.GetRawText()).SampleInEpoch);   // the global position: 4 steps × 2 ranks × 4 rows
+        Assert.Equal(2, state.RankRngStates!.Count);
+    }
+
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Simclr_negatives_from_both_ranks_equal_one_process_at_the_same_global_batch()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], """
+            name: dp-simclr
+            model: {arch: vit, image_size: 28, patch_size: 7, channels: 1, embed_dim: 16, num_layers: 1, num_heads: 2, dropout: 0.0}
+            objective: {kind: simclr, temperature: 0.5, projection_dim: 8}
+            data:
+              train: {synthetic: {kind: images, rows: 64, shards: 2, rows_per_group: 16, seed: 2}}
+            optimizer: {lr: 1.0e-3}
+            schedule: {kind: constant, warmup_steps: 0}
+            train: {max_steps: 3, micro_batch_size: 4, threads: 1, log_every: 1, checkpoint_every: 3}
+            """);
+        var (code2, out2) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "two", "--no-export");
+        Assert.True(code2 == 0, out2);
+        var (code1, out1) = MpiPretrain.Run(1, dir.Path, "run", "r.yaml", "--run-dir", "one", "--no-export", "--set", "train.micro_batch_size=8");
+        Assert.True(code1 == 0, out1);
+        foreach (var file in new[] { "model.safetensors", "projection_head.safetensors" })
+        {
+            var (relative, maxAbs) = MpiPretrain.Compare(Step(dir["one"], 3, file), Step(dir["two"], 3, file));
+            Assert.True(relative < 1e-5 && maxAbs < 1e-5, $"{file}: 2 ranks × 4 vs 1 × 8 differ by {relative:G3} relative, {maxAbs:G3} at most");
+        }
+        var (l1, l2) = (MpiPretrain.Losses(dir["one"]), MpiPretrain.Losses(dir["two"]));
+        for (int i = 0; i < l1.Length; i++) Assert.True(Math.Abs(l1[i] - l2[i]) <= 1e-5 * Math.Abs(l1[i]), $"step {i + 1}: loss {l1[i]} vs {l2[i]}");
+    }
+
+    /// <summary>
+    /// Causal LM on packed text: 2 ranks for 3 steps, then from that checkpoint 3 ranks, and 1 process, for 2 more.
+    /// Each checkpoint's cursor must be what the data layer's rank streams give after exactly the blocks each rank
+    /// trained on, combined (ElasticCursor.Combine): so every rank consumed its own shard, each block once, and the
+    /// resumes at another world size continue from every rank's progress (the data layer's exactly-once rule).
+    /// </summary>
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Packed_text_cursors_of_2_ranks_resume_exactly_on_3_ranks_and_on_1()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], """
+            name: dp-clm
+            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2, dropout: 0.0}
+            tokenizer: {kind: byte}
+            data:
+              train: {synthetic: {kind: text, rows: 40, shards: 2, rows_per_group: 5, seed: 0}}
+            optimizer: {lr: 1.0e-3}
+            schedule: {kind: constant, warmup_steps: 0}
+            train: {max_steps: 3, seq_len: 16, micro_batch_size: 2, threads: 1, log_every: 1, checkpoint_every: 3}
+            """);
+        var (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "two", "--no-export");
+        Assert.True(code == 0, output);
+        string from = Path.Combine(dir["two"], "checkpoints", "step-00000003");
+        var files = Directory.GetFiles(Path.Combine(dir["two"], "data"), "*.parquet", SearchOption.AllDirectories).Order().ToList();
+        var saved = Cursor(from);
+        Assert.Equal(Expected(files, 2, null, 3 * 2).ToJson(), saved.ToJson());
+
+        foreach (int world in new[] { 3, 1 })
+        {
+            string run = dir[$"w{world}"];
+            (code, output) = MpiPretrain.Run(world, dir.Path, "run", "r.yaml", "--resume", from, "--run-dir", run, "--no-export", "--set", "train.max_steps=5");
+            Assert.True(code == 0, output);
+            Assert.Equal(Expected(files, world, saved, 2 * 2).ToJson(), Cursor(Path.Combine(run, "checkpoints", "step-00000005")).ToJson());
+        }
+    }
+
+    /// <summary>SIGTERM to rank 1 alone: both ranks finish the same step, rank 0 writes one checkpoint, all exit 0; the resumed run ends bitwise where an uninterrupted one does.</summary>
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Sigterm_to_one_rank_stops_every_rank_after_one_checkpoint_and_the_resume_matches_an_uninterrupted_run()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], Classify.Replace("max_steps: 4", "max_steps: 40").Replace("checkpoint_every: 4", "checkpoint_every: 100"));
+        var (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "straight", "--no-export");
+        Assert.True(code == 0, output);
+
+        var lines = new ConcurrentQueue<string>();
+        using (var mpirun = MpiPretrain.Start(2, dir.Path, lines, "run", "r.yaml", "--run-dir", "stopped", "--no-export"))
+        {
+            string metrics = Path.Combine(dir["stopped"], "metrics.jsonl");
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (DateTime.UtcNow < deadline && !mpirun.HasExited && (!File.Exists(metrics) || File.ReadAllLines(metrics).Length < 2))
+                Thread.Sleep(50);
+            int pid = MpiPretrain.RankPid(mpirun.Id, 1) ?? throw new Xunit.Sdk.XunitException("rank 1 not found:\n" + string.Join('\n', lines));
+            Assert.Equal(0, Kill(pid, 15));
+            if (!mpirun.WaitForExit(120_000)) mpirun.Kill(entireProcessTree: true);
+            mpirun.WaitForExit();
+            Assert.True(mpirun.ExitCode == 0, string.Join('\n', lines));
+        }
+        var steps = Directory.GetDirectories(Path.Combine(dir["stopped"], "checkpoints"), "step-*");
+        Assert.Single(steps);
+        long stoppedAt = long.Parse(Path.GetFileName(steps[0])["step-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(stoppedAt, 2, 39);
+
+        (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "stopped", "--resume", "auto", "--no-export");
+        Assert.True(code == 0, output);
+        foreach (var file in new[] { "model.safetensors", "optimizer.safetensors" })
+            Assert.True(MpiPretrain.SameBytes(Step(dir["straight"], 40, file), Step(dir["stopped"], 40, file)), $"{file} differs from the uninterrupted run's (stopped at {stoppedAt})");
+    }
+
+    private static string Step(string runDir, long step, string file) => Path.Combine(runDir, "checkpoints", $"step-{step:D8}", file);
+
+    private static DataCursor Cursor(string stepDir) => DataCursor.FromJson(TrainerState.Load(Path.Combine(stepDir, "trainer_state.json")).Cursor.GetRawText());
+
+    /// <summary>Every rank of <paramref name="world"/> reads <paramref name="blocks"/> blocks from <paramref name="from"/> (as the trainer's streams do); their cursors combined.</summary>
+    private static DataCursor Expected(IReadOnlyList<string> files, int world, DataCursor? from, int blocks)
+    {
+        var tokenizer = TokenizerFactory.Create("byte", null, "<|endoftext|>");
+        var cursors = new List<DataCursor>();
+        for (int rank = 0; rank < world; rank++)
+        {
+            using var stream = new PackedTextStream(new PackedTextOptions { Files = files, BlockSize = 16, Seed = 1337, Rank = rank, WorldSize = world }, tokenizer, from);
+            DataCursor cursor = from!;
+            for (int i = 0; i < blocks; i++) Assert.True(stream.TryNext(out _, out cursor));
+            cursors.Add(cursor);
+        }
+        return world == 1 ? cursors[0] : ElasticCursor.Combine(cursors);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
