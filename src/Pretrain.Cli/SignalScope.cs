@@ -9,6 +9,7 @@ namespace Pretrain.Cli;
 /// phase: <see cref="Token"/> is cancelled for code that observes it, and a phase that does not (a long libtorch
 /// call) gets <see cref="Grace"/> to end before the process exits with 128 + the signal's number (130, 143, 138),
 /// after deleting the staging folders registered with <see cref="OwnTemp"/>. A second signal ends the process at once.
+/// `pretrain launch` instead takes every signal through <see cref="Forwarding"/> and passes it on to its ranks.
 /// </summary>
 public sealed class SignalScope : IDisposable
 {

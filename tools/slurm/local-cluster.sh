@@ -47,6 +47,12 @@ start() {
   done
   if alive; then echo "local-cluster: already running in $dir"; echo "SLURM_CONF=$conf"; return 0; fi
   stop   # a half-started cluster from before
+  local p
+  for p in "$port" $((port + 1)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      fail "port $p is in use (another slurmctld/slurmd?); set PRETRAIN_SLURM_PORT to a free pair of ports"
+    fi
+  done
   rm -rf "$dir/state" "$dir/spool" "$dir/munge" "$dir"/{munged,slurmctld,slurmd}.log
   mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
   chmod 700 "$dir" "$dir/munge"
