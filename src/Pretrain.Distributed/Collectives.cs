@@ -15,6 +15,7 @@ public static class Collectives
         options.Validate();
         var environment = RankEnvironment.Detect();
         if (environment.WorldSize <= 1) return SingleProcess.Instance;
-        return new MpiCollectives(options, environment);
+        bool cuda = options.Device.Trim().StartsWith("cuda", StringComparison.OrdinalIgnoreCase);
+        return cuda ? new MpiNcclCollectives(options, environment) : new MpiCollectives(options, environment);
     }
 }

@@ -10,8 +10,10 @@ using static TorchSharp.torch;
 //   collectives OUT_DIR          every collective on float32/float64/int64/bfloat16 and bytes; writes OUT_DIR/rank{R}.txt
 //   stop TIMEOUT_S               one all-reduce, then rank 1 stops itself (SIGSTOP) and the others all-reduce again
 //   skip TIMEOUT_S               one all-reduce, then rank 1 sleeps outside any collective while the others all-reduce
+//   nccl                         (no mpirun; a GPU) world size 1 through the real NCCL calls: tools/gpu/check.sh nccl
 torch.set_num_threads(1);
 string scenario = args.Length > 0 ? args[0] : "";
+if (scenario == "nccl") return NcclCheck.Run();
 double timeoutS = scenario is "stop" or "skip" ? double.Parse(args[1], CultureInfo.InvariantCulture) : 60;
 using var world = Collectives.FromEnvironment(new CollectiveOptions(TimeSpan.FromSeconds(timeoutS)));
 int rank = world.Rank, size = world.WorldSize;

@@ -14,6 +14,11 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$out"
 dotnet publish "$root/src/Pretrain.Cli" -c Release -r linux-x64 --self-contained -p:TorchBackend=external \
   -o "$stage/pretrain" -nologo -v quiet
+# The collectives probe (tests/Pretrain.Distributed.Probe) for check.sh's nccl phase, published apart and then only
+# its own files copied next to `pretrain` (same runtime; the CLI's shared dependencies stay the CLI's versions).
+dotnet publish "$root/tests/Pretrain.Distributed.Probe" -c Release -r linux-x64 --self-contained -p:TorchBackend=external \
+  -o "$stage/probe" -nologo -v quiet
+cp "$stage/probe"/Pretrain.Distributed.Probe{,.dll,.deps.json,.runtimeconfig.json} "$stage/probe/Pretrain.Distributed.dll" "$stage/pretrain/"
 # Never used by `pretrain run`: debugger/diagnostics support of the runtime (DAC, DBI, createdump, LTTng tracing)
 # and the standalone GC variants.
 excludes=(--exclude='*.pdb' --exclude=libmscordaccore.so --exclude=libmscordbi.so --exclude=createdump

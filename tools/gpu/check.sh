@@ -15,6 +15,9 @@
 #            probes on SpamAssassin of the random-init, MLM and SimCSE encoders (`pretrain eval --probe`)
 #   sft      recipes/pretrain/gpt-small-clm.yaml briefly on Moby Dick + SOTU (SFT_BASE_S seconds' worth of steps),
 #            then recipes/finetune/gpt-lora-sft.yaml from it (SFT_GUARD_S wall guard)
+#   nccl     the NCCL backend at world size 1 through the real NCCL calls (the bundle's Pretrain.Distributed.Probe):
+#            all-reduce/broadcast/all-gather results checked, ncclCommAbort, a 256 MB all-reduce timed. One card
+#            cannot show cross-rank sums, NCCL transports, or the MPI bootstrap (those run on CPU with mpirun).
 # Prints a table last (also $OUT/table.md); logs, metrics and checkpoints are in $OUT/results.tgz.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -200,6 +203,22 @@ phase_sft() { # our GPT-2-small shape briefly pretrained on Moby Dick + SOTU (ca
     GUARD_S="${SFT_GUARD_S:-70}" run_recipe sft gpt-lora-sft recipes/finetune/gpt-lora-sft.yaml --set train.threads=8
 }
 
+phase_nccl() {
+  local t0=$SECONDS so
+  # NCCL ships inside the PyTorch install (the nvidia-nccl wheel), found through libtorch_cuda's RPATH once CUDA
+  # starts; its folder also goes on LD_LIBRARY_PATH in case the probe's dlopen comes first.
+  so="$(find "$torchlib/../.." -maxdepth 5 -name 'libnccl.so.2' 2>/dev/null | head -1)"
+  [ -n "$so" ] && export LD_LIBRARY_PATH="$(dirname "$so"):$LD_LIBRARY_PATH"
+  if [ ! -x "$bin/pretrain/Pretrain.Distributed.Probe" ]; then
+    row nccl "world size 1" FAIL 0 "the bundle has no Pretrain.Distributed.Probe: rebuild it with tools/gpu/bundle.sh"; return 1
+  fi
+  if timeout 300 "$bin/pretrain/Pretrain.Distributed.Probe" nccl > "$out/logs/nccl.log" 2>&1; then
+    row nccl "world size 1" ok $((SECONDS - t0)) "$(grep '^nccl' "$out/logs/nccl.log" | sed 's/^nccl //' | paste -sd ';' | cut -c1-400)"
+  else
+    row nccl "world size 1" FAIL $((SECONDS - t0)) "$( (grep -m3 -E 'MISMATCH|rror' "$out/logs/nccl.log" || tail -2 "$out/logs/nccl.log") | tr '\n' ' ' | cut -c1-300)"
+  fi
+}
+
 hand_back() { cp "$table" "$final/table.md"; tar -czf "$final/results.tgz" -C "$out" .; }
 
 for phase in "$@"; do
@@ -210,7 +229,8 @@ for phase in "$@"; do
     finetune) phase_finetune ;;
     text) phase_text ;;
     sft) phase_sft ;;
-    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text, sft)" >&2; exit 2 ;;
+    nccl) phase_nccl ;;
+    *) echo "error: unknown phase '$phase' (env, smoke, vision, finetune, text, sft, nccl)" >&2; exit 2 ;;
   esac
   hand_back
 done

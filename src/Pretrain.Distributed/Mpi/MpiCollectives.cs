@@ -214,6 +214,19 @@ public sealed unsafe class MpiCollectives : ICollectives
         _mpi.Check(_mpi.Finalize(), "MPI_Finalize");
     }
 
+    /// <summary>Runs a wait outside MPI (an NCCL collective) as one collective of this job: its sequence number, deadline and watchdog.</summary>
+    internal void WaitExternal(string name, Func<bool> done)
+    {
+        lock (_lock)
+        {
+            var (sequence, deadline) = Begin();
+            _watchdog.WaitFor(done, name, sequence, deadline);
+        }
+    }
+
+    /// <summary>Called by the watchdog just before MPI_Abort (ncclCommAbort).</summary>
+    internal void SetBeforeAbort(Action action) => _watchdog.BeforeAbort = action;
+
     private (long Sequence, long Deadline) Begin()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -9,10 +9,11 @@ namespace Pretrain.Distributed.Mpi;
 /// Waits for nonblocking MPI collectives with a deadline, and when one is missed finds out which ranks did not arrive,
 /// prints one line and aborts the job (docs/distributed.md, "Collectives").
 /// <para>Design: every collective is started nonblocking (MPI_Iallreduce, …) and completed by polling MPI_Test on the
-/// calling thread: a tight MPI_Test + Thread.Yield loop for the first <see cref="SpinTime"/> (small collectives finish
-/// there), then MPI_Test every millisecond with Thread.Sleep(1) in between, so a rank waiting for a slow peer costs
-/// next to no CPU (Open MPI's blocking collectives busy-poll a whole core instead). No extra thread: MPI runs at
-/// MPI_THREAD_SERIALIZED, one call at a time under the backend's lock.</para>
+/// calling thread. Open MPI moves a nonblocking collective on only inside MPI_Test, so the loop tests back to back
+/// (with Thread.Yield) for the first <see cref="SpinTime"/> and for as long as a test does work (takes longer than
+/// <see cref="BusyTest"/>); once a test finds nothing to do it sleeps 1 ms between tests, so a rank waiting for a
+/// slow peer costs next to no CPU (Open MPI's blocking collectives busy-poll a whole core instead). No extra thread:
+/// MPI runs at MPI_THREAD_SERIALIZED, one call at a time under the backend's lock.</para>
 /// <para>Who arrived: each rank has one receive pre-posted from every peer on a private communicator. A rank whose
 /// deadline (timeout − grace) passes sends its state (rank, collective name, sequence number) to every peer and
 /// collects states for the grace period; a rank that receives a state while it waits does the same at once. So the
@@ -24,7 +25,10 @@ internal sealed unsafe class MpiWatchdog : IDisposable
 {
     private const int StateTag = 7_127;
     private const int StateBytes = 64; // rank (4) | sequence (8) | name length (4) | name (≤ 48 UTF-8)
-    private static readonly TimeSpan SpinTime = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan SpinTime = TimeSpan.FromMilliseconds(
+        double.TryParse(Environment.GetEnvironmentVariable("PRETRAIN_MPI_SPIN_MS"), System.Globalization.CultureInfo.InvariantCulture, out double ms) ? ms : 10);
+    private static readonly TimeSpan BusyTest = TimeSpan.FromMicroseconds(
+        double.TryParse(Environment.GetEnvironmentVariable("PRETRAIN_MPI_BUSY_US"), System.Globalization.CultureInfo.InvariantCulture, out double us) ? us : 50);
 
     private readonly MpiLibrary _mpi;
     private readonly IntPtr _comm;
@@ -65,18 +69,43 @@ internal sealed unsafe class MpiWatchdog : IDisposable
     /// <summary>The deadline (Stopwatch ticks) for a collective starting now.</summary>
     public long DeadlineFromNow() => Stopwatch.GetTimestamp() + (long)((_timeout - _grace).TotalSeconds * Stopwatch.Frequency);
 
+    /// <summary>Called once, just before MPI_Abort (the NCCL communicator is aborted there, so no kernel waits forever).</summary>
+    public Action? BeforeAbort { get; set; }
+
     /// <summary>Completes <paramref name="request"/>, or ends the job if <paramref name="deadline"/> passes first.</summary>
-    public void Wait(IntPtr* request, string name, long sequence, long deadline)
+    public void Wait(IntPtr* request, string name, long sequence, long deadline) => Loop(request, null, name, sequence, deadline);
+
+    /// <summary>Polls <paramref name="done"/> (work outside MPI, e.g. a CUDA stream) the same way, with the same diagnosis.</summary>
+    public void WaitFor(Func<bool> done, string name, long sequence, long deadline) => Loop(null, done, name, sequence, deadline);
+
+    private void Loop(IntPtr* request, Func<bool>? poll, string name, long sequence, long deadline)
     {
         long start = Stopwatch.GetTimestamp();
         long spinUntil = start + (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
+        long busyTest = (long)(BusyTest.TotalSeconds * Stopwatch.Frequency);
+        bool completed = false;
         for (long i = 0; ; i++)
         {
-            int done = 0;
-            _mpi.Check(_mpi.Test(request, &done, IntPtr.Zero), $"MPI_Test ({name} #{sequence})");
-            if (done != 0 && !_diagnosing) return;
+            long before = Stopwatch.GetTimestamp();
+            if (!completed)
+            {
+                if (request != null)
+                {
+                    int flag = 0;
+                    _mpi.Check(_mpi.Test(request, &flag, IntPtr.Zero), $"MPI_Test ({name} #{sequence})");
+                    completed = flag != 0;
+                }
+                else
+                {
+                    completed = poll!();
+                }
+            }
+            // Once a diagnosis has started the job ends, even if this collective completes meanwhile.
+            if (completed && !_diagnosing) return;
             long now = Stopwatch.GetTimestamp();
-            bool spinning = now < spinUntil;
+            // Open MPI moves a nonblocking collective on only inside MPI_Test: keep testing while a test does work
+            // (it took a while: data was copied or reduced) or during the first SpinTime; sleep when it found nothing.
+            bool spinning = now < spinUntil || now - before > busyTest;
             if (!spinning || i % 64 == 0) PollStates(name, sequence);
             if (!_diagnosing && now > deadline) StartDiagnosis(name, sequence);
             if (_diagnosing && now > _diagnosisEnd) Conclude(name, sequence);
@@ -140,6 +169,14 @@ internal sealed unsafe class MpiWatchdog : IDisposable
         Console.Out.Flush();
         Console.Error.WriteLine(Describe(name, sequence));
         Console.Error.Flush();
+        try
+        {
+            BeforeAbort?.Invoke();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"(while aborting: {e.Message})");
+        }
         _mpi.Abort(_mpi.CommWorld, 1);
         Environment.Exit(1); // MPI_Abort does not return; if it does, still end this rank non-zero
     }
