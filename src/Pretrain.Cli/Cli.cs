@@ -17,6 +17,8 @@ public static partial class Cli
 
         usage:
           pretrain run RECIPE [--set key.path=value]... [--resume auto|DIR] [--run-dir DIR] [--no-export] [--verbose]
+          pretrain launch --nproc N [--oversubscribe] [--bind-to none|core|socket] RECIPE [options of run]
+                          (mpirun -np N on this machine; SLURM: tools/slurm/pretrain.sbatch)
           pretrain data synth text|sft --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain export CHECKPOINT --out DIR [--overwrite] [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
@@ -63,6 +65,7 @@ public static partial class Cli
             int code = args[0] switch
             {
                 "run" => RunCommand.Execute(rest, stdout),
+                "launch" => LaunchCommand.Execute(args[1..], verbose, stdout, stderr),
                 "data" => DataCommand.Execute(rest, stdout),
                 "tokenizer" => TokenizerCommand.Execute(rest, stdout),
                 "info" => InfoCommand.Execute(rest, stdout),
@@ -71,7 +74,7 @@ public static partial class Cli
                 "import" => ImportCommand.Execute(rest, stdout),
                 "eval" => EvalCommand.Execute(rest, stdout),
                 "predict" => PredictCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, launch, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
             };
             // A signal outside training ends with its code even when the phase finished inside the grace period.
             return SignalScope.Current is { ExitCode: { } stopped, StoppedTraining: false } ? stopped : code;

