@@ -38,6 +38,8 @@ public static partial class Cli
                           (frozen features of a ViT or BERT-style encoder checkpoint)
           pretrain predict CHECKPOINT --data GLOB --out FILE.parquet|FILE.jsonl [--text-column text] [--batch N]
                           (eval and predict on a ViT image classifier read [--image-column image] instead of text)
+          pretrain bench-onnx DIR... [--batch B] [--seq T] [--threads N] [--warmup W] [--runs R] [--json]
+                          (ONNX Runtime latency of export folders, interleaved; ratios to the first)
           pretrain info
           pretrain --help
 
@@ -46,7 +48,7 @@ public static partial class Cli
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
-    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export"];
+    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export", "--json"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -71,7 +73,8 @@ public static partial class Cli
                 "import" => ImportCommand.Execute(rest, stdout),
                 "eval" => EvalCommand.Execute(rest, stdout),
                 "predict" => PredictCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
+                "bench-onnx" => BenchOnnxCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, data, tokenizer, import, export, generate, eval, predict, bench-onnx, info. See pretrain --help."),
             };
             // A signal outside training ends with its code even when the phase finished inside the grace period.
             return SignalScope.Current is { ExitCode: { } stopped, StoppedTraining: false } ? stopped : code;
