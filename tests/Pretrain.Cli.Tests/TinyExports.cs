@@ -24,6 +24,7 @@ internal static class TinyExports
         using (torch.NewDisposeScope())
             Safetensors.Save(Path.Combine(stepDir, "model.safetensors"), HfDecoderLayout.ToHf(model));
         File.WriteAllText(Path.Combine(stepDir, "config.json"), HfDecoderLayout.ConfigJson(config).ToJsonString(new JsonSerializerOptions()));
+        Pretrain.Data.Text.TokenizerFactory.Create("byte", null, "<|endoftext|>").Save(Path.Combine(stepDir, "tokenizer"));
         return stepDir;
     }
 

@@ -30,7 +30,7 @@ public static class ExportCommand
             {
                 "none" => false,
                 "int8" => true,
-                var q => throw new UsageException($"--quantize must be int8 (or none), got '{q}'."),
+                var other => throw new UsageException($"--quantize must be int8 (or none), got '{other}'."),
             },
             Kernel = (args.Option("--quantize-kernel") ?? "u8") switch
             {

@@ -25,7 +25,7 @@ internal static class ExportEvalData
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, "config.json")))!;
         var type = (string?)config["model_type"] ?? "";
         int positions = (int?)config["n_positions"] ?? (int?)config["max_position_embeddings"] ?? 128;
-        var files = FileResolver.Resolve(glob, "--eval-data");
+        var files = FileResolver.Resolve([glob], "--eval-data");
         var rows = new List<QuantizeEvalRow>();
         if (type is "gpt2" or "llama")
         {
