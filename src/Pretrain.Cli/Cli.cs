@@ -22,7 +22,8 @@ public static partial class Cli
           pretrain data synth text|sft --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain export CHECKPOINT --out DIR [--overwrite] [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
-                          [--external-data-threshold BYTES]
+                          [--external-data-threshold BYTES] [--quantize int8 [--quantize-kernel s8|u8] [--min-agreement 0.99]
+                          [--eval-data GLOB [--text-column text] [--label-column label] [--eval-rows 1000]]]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                           [--top-p P] [--seed S]
           pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]
@@ -40,6 +41,8 @@ public static partial class Cli
                           (frozen features of a ViT or BERT-style encoder checkpoint)
           pretrain predict CHECKPOINT --data GLOB --out FILE.parquet|FILE.jsonl [--text-column text] [--batch N]
                           (eval and predict on a ViT image classifier read [--image-column image] instead of text)
+          pretrain bench-onnx DIR... [--batch B] [--seq T] [--threads N] [--warmup W] [--runs R] [--json]
+                          (ONNX Runtime latency of export folders, interleaved; ratios to the first)
           pretrain info
           pretrain --help
 
@@ -48,7 +51,7 @@ public static partial class Cli
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
-    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export"];
+    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export", "--json"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -74,7 +77,8 @@ public static partial class Cli
                 "import" => ImportCommand.Execute(rest, stdout),
                 "eval" => EvalCommand.Execute(rest, stdout),
                 "predict" => PredictCommand.Execute(rest, stdout),
-                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, launch, data, tokenizer, import, export, generate, eval, predict, info. See pretrain --help."),
+                "bench-onnx" => BenchOnnxCommand.Execute(rest, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'. Commands: run, launch, data, tokenizer, import, export, generate, eval, predict, bench-onnx, info. See pretrain --help."),
             };
             // A signal outside training ends with its code even when the phase finished inside the grace period.
             return SignalScope.Current is { ExitCode: { } stopped, StoppedTraining: false } ? stopped : code;

@@ -30,6 +30,21 @@ public sealed record ExportOptions
     /// <summary>Allowed max |ORT − TorchSharp| relative to max(1, max |logit|); null means the dtype's default.</summary>
     public double? Tolerance { get; init; }
 
+    /// <summary>Dynamic int8 quantization of the weight matmuls (<c>--quantize int8</c>), checked against the float export.</summary>
+    public bool Int8 { get; init; }
+
+    /// <summary>How the int8 weights are stored, which picks ONNX Runtime's kernel (<c>--quantize-kernel</c>).</summary>
+    public QuantizeKernel Kernel { get; init; } = QuantizeKernel.U8;
+
+    /// <summary>Least top-1 agreement of the int8 export with the float one (<c>--min-agreement</c>, 0–1).</summary>
+    public double MinAgreement { get; init; } = 0.99;
+
+    /// <summary>Tokenized labelled rows (<c>--eval-data</c>): the int8 and float accuracy on them go into validation.json.</summary>
+    public IReadOnlyList<Validation.QuantizeEvalRow>? EvalRows { get; init; }
+
+    /// <summary>Test hook: called with the int8 model.onnx before it is checked (tests break it on purpose).</summary>
+    internal Action<string>? Int8Written { get; init; }
+
     /// <summary>The tolerance in force: 1e-4 for fp32, 1e-2 for fp16 unless set.</summary>
     public double EffectiveTolerance => Tolerance ?? (Dtype == OnnxDtype.Fp16 ? 1e-2 : 1e-4);
 
@@ -42,6 +57,10 @@ public sealed record ExportOptions
         if (ExternalDataThreshold < 0 || ExternalDataThreshold > Graph.OnnxModelWriter.MaxInlineBytes)
             throw new OnnxExportException($"--external-data-threshold {ExternalDataThreshold} must be between 0 and "
                 + $"{Graph.OnnxModelWriter.MaxInlineBytes} bytes (a protobuf message cannot exceed 2 GiB).");
+        if (Int8 && Dtype != OnnxDtype.Fp32)
+            throw new OnnxExportException("--quantize int8 quantizes float32 weights; drop --dtype fp16.");
+        if (!(MinAgreement is >= 0 and <= 1))
+            throw new OnnxExportException($"--min-agreement {MinAgreement} must be between 0 and 1 (0.99 = 99 % top-1 agreement).");
         if (Tolerance is double t && !(t > 0))
             throw new OnnxExportException($"The validation tolerance ({t}) must be positive.");
     }

@@ -33,7 +33,9 @@ public static class OnnxExporter
         var warnings = new List<string>(model.Notes);
 
         var tmp = output.Temp;
-        var external = WriteModel(model, tmp, options);
+        // An int8 export is checked against the float export, written first into a scratch folder.
+        var floatDir = options.Int8 ? Directory.CreateDirectory(Path.Combine(tmp, ".float")).FullName : tmp;
+        var external = WriteModel(model, floatDir, options with { Int8 = false });
         File.Copy(Path.Combine(checkpoint, "config.json"), Path.Combine(tmp, "config.json"));
         var tokenizer = Path.Combine(checkpoint, "tokenizer");
         if (Directory.Exists(tokenizer))
@@ -42,7 +44,7 @@ public static class OnnxExporter
             warnings.Add($"{checkpoint} has no tokenizer/ folder; the export has none, and `pretrain generate` will need one.");
 
         var tolerance = options.EffectiveTolerance;
-        var shapes = options.Validate ? Validate(Path.Combine(tmp, "model.onnx"), model, tolerance) : [];
+        var shapes = options.Validate ? Validate(Path.Combine(floatDir, "model.onnx"), model, tolerance) : [];
         var report = new ValidationReport
         {
             Opset = options.Opset,
@@ -55,14 +57,22 @@ public static class OnnxExporter
             Shapes = shapes,
         };
         if (options.Validate && !report.Passed)
+            throw Mismatch(checkpoint, outDir, tolerance, shapes);
+        if (options.Int8)
         {
-            var worst = shapes.Where(s => !s.Passed).Select(s =>
-                $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (values up to {s.MaxAbsLogit:G3})");
-            throw new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
-                + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
+            var (quantization, int8External) = QuantizedExport.Write(model, floatDir, tmp, options, checkpoint, outDir);
+            report = report with { Quantization = quantization, ExternalData = int8External };
         }
         report.Save(Path.Combine(tmp, "validation.json"));
         return new ExportResult(output.Commit(), report, warnings);
+    }
+
+    private static OnnxExportException Mismatch(string checkpoint, string outDir, double tolerance, IReadOnlyList<ValidationShape> shapes)
+    {
+        var worst = shapes.Where(s => !s.Passed).Select(s =>
+                $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3} (values up to {s.MaxAbsLogit:G3})");
+            return new OnnxExportException($"The ONNX export of {checkpoint} does not match TorchSharp within {tolerance:G3} "
+                + $"({string.Join("; ", worst)}); nothing was written to {outDir}. Report this as a bug, or pass --no-validate to keep it anyway.");
     }
 
     /// <summary>The --out rule, with its refusals as export errors.</summary>
@@ -94,6 +104,7 @@ public static class OnnxExporter
     {
         var c = model.Config;
         var graph = DecoderLmEmitter.Emit(model, options.Opset, options.Dtype, options.WithPast);
+        var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
             ["pretrain.arch"] = c.Arch,
@@ -101,6 +112,8 @@ public static class OnnxExporter
             ["pretrain.with_past"] = options.WithPast ? "true" : "false",
             ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
         };
+        if (options.Int8)
+            metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
     }
 
@@ -109,12 +122,15 @@ public static class OnnxExporter
     {
         var c = model.Config;
         var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype, classifier);
+        var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
             ["pretrain.arch"] = c.PostNorm ? "bert" : "bert-preln",
             ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
             ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
         };
+        if (options.Int8)
+            metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
     }
 
@@ -123,6 +139,7 @@ public static class OnnxExporter
     {
         var c = model.Config;
         var graph = VitEmitter.Emit(model, options.Opset, options.Dtype, classifier);
+        var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
             ["pretrain.arch"] = "vit",
@@ -130,6 +147,8 @@ public static class OnnxExporter
             ["pretrain.image_size"] = c.ImageSize.ToString(CultureInfo.InvariantCulture),
             ["pretrain.global_pool"] = c.GlobalPool,
         };
+        if (options.Int8)
+            metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
     }
 

@@ -44,8 +44,12 @@ public sealed record ValidationReport
     /// <summary>Per-shape results.</summary>
     public required IReadOnlyList<ValidationShape> Shapes { get; init; }
 
-    /// <summary>Every shape within tolerance (false when not validated).</summary>
-    public bool Passed => Validated && Shapes.All(s => s.Passed);
+    /// <summary>An int8 export's check against the float export (<c>--quantize int8</c>); absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public QuantizationReport? Quantization { get; init; }
+
+    /// <summary>Every shape within tolerance, and an int8 export at or above its agreement threshold (false when not validated).</summary>
+    public bool Passed => Validated && Shapes.All(s => s.Passed) && (Quantization is null || Quantization.Agreement >= Quantization.MinAgreement);
 
     /// <summary>Writes the report as JSON.</summary>
     public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");

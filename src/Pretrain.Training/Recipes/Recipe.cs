@@ -124,7 +124,7 @@ public sealed record ObjectiveSection
     public int DecoderDim { get; init; } = 512;
     public int DecoderLayers { get; init; } = 8;
     public int DecoderHeads { get; init; } = 16;
-    /// <summary>simclr / simcse temperature; defaults 0.5 (simclr, small batches) and 0.05 (simcse).</summary>
+    /// <summary>simclr / simcse / distill temperature; defaults 0.5 (simclr, small batches), 0.05 (simcse) and 2 (distill).</summary>
     public double? Temperature { get; init; }
     /// <summary>simclr: projection head output size (2-layer MLP).</summary>
     public int ProjectionDim { get; init; } = 128;
@@ -138,6 +138,14 @@ public sealed record ObjectiveSection
     public int ProbeTrainRows { get; init; } = 2000;
     /// <summary>Labelled eval rows the probe is scored on.</summary>
     public int ProbeEvalRows { get; init; } = 1000;
+    /// <summary>distill: the frozen teacher, a run folder (latest checkpoint), step folder or `pretrain import`ed folder.</summary>
+    public string? Teacher { get; init; }
+    /// <summary>distill: weight of the soft (teacher) loss α; the hard loss gets 1 − α.</summary>
+    public double Alpha { get; init; } = 0.5;
+    /// <summary>distill: random, or teacher_layers (every k-th teacher block, as DistilBERT; needs the teacher's width).</summary>
+    public string StudentInit { get; init; } = "random";
+    /// <summary>distill: the hard task, clm, mlm or classify (default clm for gpt2/llama, classify for bert).</summary>
+    public string? Task { get; init; }
     /// <summary>sft: eval rows greedily decoded for eval_exact_match (response and eos exactly); 0 turns it off.</summary>
     public int ExactMatchRows { get; init; } = 64;
 }

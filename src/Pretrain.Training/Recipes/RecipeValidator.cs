@@ -11,7 +11,7 @@ namespace Pretrain.Training.Recipes;
 internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictionary<string, string> locations)
 {
     public static readonly string[] Archs = ["gpt2", "llama", "bert", "vit"];
-    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse", "classify", "sft"];
+    public static readonly string[] Objectives = ["clm", "mlm", "mae", "simclr", "simcse", "classify", "sft", "distill"];
     public static readonly string[] Probes = ["none", "linear", "knn", "both"];
     public static readonly string[] Pools = ["cls", "mean"];
     public static readonly string[] PosEmbeds = ["learned", "sincos"];
@@ -135,6 +135,7 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             "clm" or "sft" => ["gpt2", "llama"],
             "mlm" or "simcse" => ["bert"],
             "classify" => ["bert", "vit"],
+            "distill" => ["gpt2", "llama", "bert"],
             _ => ["vit"],
         };
         if (!fits.Contains(m.Arch))
@@ -156,6 +157,27 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         AtLeast("objective.probe_train_rows", o.ProbeTrainRows, 1);
         AtLeast("objective.probe_eval_rows", o.ProbeEvalRows, 1);
         AtLeast("objective.exact_match_rows", o.ExactMatchRows, 0);
+        CheckDistill(o, m);
+    }
+
+    private void CheckDistill(ObjectiveSection o, ModelSection m)
+    {
+        if (o.Kind != "distill")
+        {
+            foreach (var (key, set) in new[] { ("objective.teacher", o.Teacher is not null), ("objective.task", o.Task is not null), ("objective.student_init", o.StudentInit != "random") })
+            {
+                if (set)
+                    Add(key, $"applies to objective.kind distill, not '{o.Kind}'; remove it");
+            }
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(o.Teacher))
+            Add("objective.teacher", "is required for objective.kind distill: the frozen teacher's run folder, step folder or imported folder");
+        InRange("objective.alpha", o.Alpha, "[0, 1]", x => x is >= 0 and <= 1);
+        OneOf("objective.student_init", o.StudentInit, ["random", "teacher_layers"]);
+        if (o.Task is { } task && OneOf("objective.task", task, ["clm", "mlm", "classify"])
+            && (task == "clm") != (m.Arch is "gpt2" or "llama"))
+            Add("objective.task", $"'{task}' does not train model.arch '{m.Arch}': clm distils decoders (gpt2, llama), mlm and classify distil bert");
     }
 
     private void CheckTokenizer(TokenizerSection t)

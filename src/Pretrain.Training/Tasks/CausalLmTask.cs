@@ -2,6 +2,7 @@ using Pretrain.Data.Datasets;
 using Pretrain.Data.Sampling;
 using Pretrain.Data.Text;
 using Pretrain.Models.Text;
+using Pretrain.Training.Checkpointing;
 using Pretrain.Training.Objectives;
 using Pretrain.Training.Recipes;
 using TorchSharp;
@@ -10,7 +11,7 @@ using static TorchSharp.torch;
 namespace Pretrain.Training.Tasks;
 
 /// <summary>Causal-LM pretraining of a <see cref="DecoderLm"/> on packed text blocks.</summary>
-public sealed class CausalLmTask : ITrainingTask
+public sealed class CausalLmTask : IDistillableTask
 {
     private readonly DecoderTaskModel _decoder;
     private readonly Func<DataCursor?, ISampleStream<int[]>> _openTrain;
@@ -112,6 +113,23 @@ public sealed class CausalLmTask : ITrainingTask
             var (inputs, labels) = CausalLmObjective.Collate(blocks, _device);
             return _objective.Evaluate(inputs, labels);
         });
+    }
+
+    /// <summary>A decoder of the checkpoint's own shape (config.json), full weights, frozen.</summary>
+    public nn.Module LoadTeacher(string directory)
+    {
+        var teacher = new DecoderLm(CheckpointReader.ReadDecoderConfig(directory));
+        DecoderTaskModel.LoadBase(teacher, directory);
+        teacher.to(_device);
+        return TeacherModules.Freeze(teacher);
+    }
+
+    /// <summary>Next-token logits (B·T, V) and targets (B·T,) of a block batch, as <see cref="CausalLmObjective.LossSum"/> scores them.</summary>
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    {
+        var (inputs, labels) = CausalLmObjective.Collate((List<int[]>)batch.Samples, _device);
+        var logits = ((DecoderLm)model).call(inputs);                     // (B, T, V)
+        return (logits.view(-1, logits.shape[^1]), labels.view(-1));
     }
 
     public void SaveModel(string directory) => _decoder.Save(directory);

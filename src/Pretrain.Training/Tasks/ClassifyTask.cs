@@ -17,7 +17,7 @@ namespace Pretrain.Training.Tasks;
 /// summed over rows. Full fine-tuning without a lora section; with one, only the adapters, the head and
 /// lora.trainable train, and checkpoints hold the PEFT adapter (SEQ_CLS, head as modules_to_save) over the init base.
 /// </summary>
-public sealed class ClassifyTask : ITrainingTask
+public sealed class ClassifyTask : IDistillableTask
 {
     private readonly SequenceClassifier _model;
     private readonly ITextTokenizer _tokenizer;
@@ -164,6 +164,26 @@ public sealed class ClassifyTask : ITrainingTask
             var (ids, mask, labels) = ClassifyBatch.Collate(rows, _cls, _sep, _pad, _device);
             return (_model.call(ids, mask), labels);
         }, r => r.Label, "rows");
+    }
+
+    /// <summary>A classification checkpoint (full, or LoRA over its base) as <see cref="ClassifierCheckpoint.Open"/> reads it, frozen.</summary>
+    public nn.Module LoadTeacher(string directory)
+    {
+        var (teacher, _, _) = ClassifierCheckpoint.Open(directory, _device);
+        int classes = teacher.Head.NumClasses;
+        if (classes != _model.Head.NumClasses)
+        {
+            teacher.Dispose();
+            throw new RecipeException($"objective.teacher {directory} has {classes} classes, objective.num_classes is {_model.Head.NumClasses}; they must match.");
+        }
+        return TeacherModules.Freeze(teacher);
+    }
+
+    /// <summary>Class logits (B, classes) and labels (B,) of a row batch.</summary>
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    {
+        var (ids, mask, labels) = ClassifyBatch.Collate((List<LabelledText>)batch.Samples, _cls, _sep, _pad, _device);
+        return (((SequenceClassifier)model).call(ids, mask), labels);
     }
 
     public void SaveModel(string directory) =>

@@ -16,7 +16,7 @@ namespace Pretrain.Training.Tasks;
 /// [CLS] … [SEP] sequences, 15% of tokens chosen (80/10/10), loss on the chosen tokens only. The corruption of a
 /// sequence is seeded by its data position, so resume reproduces it exactly.
 /// </summary>
-public sealed class MaskedLmTask : ITrainingTask
+public sealed class MaskedLmTask : IDistillableTask
 {
     private readonly EncoderLm _encoder;
     private readonly MlmHead _head;
@@ -139,6 +139,32 @@ public sealed class MaskedLmTask : ITrainingTask
             var (sum, logits, targets) = Loss(inputs, labels);
             return (sum.item<float>(), logits.argmax(-1).eq(targets).sum().item<long>(), targets.shape[0]);
         });
+    }
+
+    private readonly Dictionary<nn.Module, (EncoderLm Encoder, MlmHead Head)> _teachers = [];
+
+    /// <summary>An encoder with its MLM head (cls.predictions.*) from a BERT checkpoint, frozen, named as <see cref="Model"/>.</summary>
+    public nn.Module LoadTeacher(string directory)
+    {
+        var encoder = new EncoderLm(ClassifierCheckpoint.ReadEncoderConfig(directory));
+        var head = new MlmHead(encoder);
+        using (NewDisposeScope())
+            HfEncoderLayout.LoadHf(encoder, Safetensors.Load(Path.Combine(directory, "model.safetensors")), head);
+        var teacher = new TaskModule(("encoder", encoder), ("mlm_head", head));
+        teacher.to(_device);
+        _teachers[teacher] = (encoder, head);
+        return TeacherModules.Freeze(teacher);
+    }
+
+    /// <summary>Logits (M, V) and targets (M,) at the chosen (masked) positions, as the loss scores them.</summary>
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    {
+        var (encoder, head) = ReferenceEquals(model, _module) ? (_encoder, _head) : _teachers[model];
+        var (inputs, labels) = Collate((List<Masked>)batch.Samples);
+        var hidden = encoder.call(inputs, null, null);                    // (B, T, C)
+        var flat = labels.view(-1);
+        var positions = flat.ne(MlmMasking.Ignore).nonzero().view(-1);   // (M,)
+        return (head.call(hidden, positions), flat.index_select(0, positions));
     }
 
     public void SaveModel(string directory)

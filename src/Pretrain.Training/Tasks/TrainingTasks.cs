@@ -15,6 +15,7 @@ public static class TrainingTasks
         "simcse" => SimCseTask.Build(ctx),
         "classify" => ClassifyTask.Build(ctx),
         "sft" => SftTask.Build(ctx),
+        "distill" => DistillTask.Build(ctx),
         var kind => throw new RecipeException($"objective.kind '{kind}' is not available in this version yet."),
     };
 }

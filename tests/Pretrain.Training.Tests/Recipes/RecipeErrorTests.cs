@@ -115,7 +115,7 @@ public sealed class RecipeErrorTests
     [InlineData("model:\n  embed_dim: 0\n", "model.embed_dim must be at least 1, got 0")]
     [InlineData("model:\n  arch: bart\n", "recipes/x.yaml:6: model.arch must be one of gpt2, llama, bert, vit; got 'bart'")]
     [InlineData("model:\n  arch: bert\n", "objective.kind 'clm' trains model.arch gpt2 or llama, but model.arch is 'bert'")]
-    [InlineData("objective:\n  kind: mim\n", "objective.kind must be one of clm, mlm, mae, simclr, simcse, classify, sft; got 'mim'")]
+    [InlineData("objective:\n  kind: mim\n", "objective.kind must be one of clm, mlm, mae, simclr, simcse, classify, sft, distill; got 'mim'")]
     [InlineData("objective:\n  kind: mae\n", "objective.kind 'mae' trains model.arch vit, but model.arch is 'gpt2'")]
     [InlineData("tokenizer:\n  kind: bep\n", "tokenizer.kind must be one of byte, tiktoken, wordpiece, sentencepiece, bpe, hf-json; got 'bep'")]
     [InlineData("tokenizer:\n  kind: bpe\n", "tokenizer.path is required when tokenizer.kind is bpe")]

@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+
+namespace Pretrain.Cli.Tests;
+
+/// <summary>`pretrain export … --quantize int8 --eval-data`: the accuracy of both exports on Parquet rows lands in validation.json.</summary>
+[Collection("torch")]
+public sealed class ExportQuantizeTests
+{
+    [Fact]
+    public void Int8_export_with_eval_data_records_both_accuracies_and_bench_onnx_compares_it_with_the_float_export()
+    {
+        using var dir = new TempDir();
+        var train = CliRunner.Run("run", Path.Combine(CliRunner.RepoRoot, "recipes", "smoke", "llama-tiny-clm.yaml"), "--run-dir", dir["run"], "--no-export");
+        Assert.True(train.Code == 0, train.Err + train.Out);
+        var step = dir["run"];
+        var synth = CliRunner.Run("data", "synth", "text", "--out", dir["data"], "--rows", "40");
+        Assert.True(synth.Code == 0, synth.Err);
+        var export = CliRunner.Run("export", step, "--out", dir["int8"], "--quantize", "int8", "--eval-data", dir["data"] + "/*.parquet", "--eval-rows", "12", "--min-agreement", "0.9");
+        Assert.True(export.Code == 0, export.Err + export.Out);
+        Assert.Matches(@"int8 \(u8, \d+ matmuls\)", export.Out);
+        var q = JsonNode.Parse(File.ReadAllText(dir["int8/validation.json"]))!["quantization"]!;
+        var eval = q["eval_data"]!;
+        Assert.Equal(12, (int)eval["rows"]!);
+        Assert.True((long)eval["targets"]! > 0 && (long)eval["targets"]! % 12 == 0);   // equal blocks, next tokens of each
+        double f = (double)eval["float_accuracy"]!, i8 = (double)eval["int8_accuracy"]!;
+        Assert.InRange(f, 0, 1);
+        Assert.InRange(i8, 0, 1);
+        Assert.Equal((i8 - f) * 100, (double)eval["delta_points"]!, 9);
+        // 6 training steps leave near-flat logits on random ids: 97.5 % agreement measured, so the test asks 90 %.
+        Assert.True((double)q["agreement"]! >= 0.9);
+
+        var fp = CliRunner.Run("export", step, "--out", dir["fp32"]);
+        Assert.True(fp.Code == 0, fp.Err);
+        var bench = CliRunner.Run("bench-onnx", dir["fp32"], dir["int8"], "--seq", "16", "--threads", "1", "--warmup", "1", "--runs", "2");
+        Assert.True(bench.Code == 0, bench.Err);
+        Assert.Contains(dir["int8"], bench.Out, StringComparison.Ordinal);
+
+        var bad = CliRunner.Run("export", step, "--out", dir["x"], "--eval-data", dir["data"] + "/*.parquet");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("add --quantize int8", bad.Err, StringComparison.Ordinal);
+    }
+}
