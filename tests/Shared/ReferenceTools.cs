@@ -168,6 +168,8 @@ internal static class ReferenceTools
         }
         File.WriteAllText(marker, wanted);
         return null;
+    }
+
     /// <summary>Null when a one-node SLURM cluster can run here: its daemons and clients installed, and root to start them.</summary>
     private static string? ProbeSlurm()
     {
