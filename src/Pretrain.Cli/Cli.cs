@@ -31,7 +31,7 @@ public static partial class Cli
           pretrain data prepare images DIR --out OUT [--rows-per-group N] [--rows-per-file N] [--seed S]
           pretrain data prepare idx IMAGES.idx[.gz] LABELS.idx[.gz] --out OUT [--rows-per-group N] [--rows-per-file N] [--classes a,b,...]
           pretrain tokenizer train FILES|DIRS... --vocab-size N --out DIR [--overwrite] [--min-frequency F] [--special TOKEN]...
-          pretrain import SRC --out DIR [--overwrite] [--arch gpt2|llama|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
+          pretrain import SRC --out DIR [--overwrite] [--arch gpt2|llama|qwen2|qwen3|mistral|phi3|bert|vit] [--vocab FILE] [--num-heads N] [--norm-eps E]
                           [--activation gelu] [--output-name NAME]
                           (SRC: Hugging Face model folder, BERT-family .onnx file, or a .dll embedding one)
           pretrain eval CHECKPOINT --data GLOB [--text-column text] [--label-column label] [--batch N]

@@ -38,12 +38,20 @@ public static class RunCommand
         RunResult result;
         try
         {
-            // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests).
-            bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            // A live progress bar on a terminal; plain lines when output is redirected (logs, CI, tests) and under a
+            // launcher with several ranks (mpirun hands each rank a pseudo-terminal, but the job's output is a log).
+            bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && ranks.WorldSize == 1;
             // Ranks > 0 print nothing of their own progress (rank 0 speaks for the job); their errors still reach stderr.
             result = interactive && ranks.Rank == 0
                 ? ProgressObserver.Run(observer => RecipeRunner.Run(options, Phased(observer), cancel))
                 : RecipeRunner.Run(options, Phased(ranks.Rank == 0 ? new ConsoleObserver(stdout) : NullTrainingObserver.Instance), cancel);
+        }
+        catch (Exception e) when (ranks.WorldSize > 1 && !cancel.IsCancellationRequested)
+        {
+            // One rank failed: end the whole job now (MPI_Abort, the reason on stderr) rather than leave the other
+            // ranks waiting in their next collective until train.collective_timeout_s. Does not return.
+            ranks.Abort($"{e.GetType().Name}: {e.Message}");
+            throw;
         }
         finally
         {
