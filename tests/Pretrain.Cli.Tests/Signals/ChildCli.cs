@@ -19,12 +19,17 @@ internal sealed class ChildCli : IDisposable
     public ChildCli(string workDir, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var start = new ProcessStartInfo(dotnet)
+        // Through env(1), which execs dotnet in the same process: SIGINT back to its default disposition, because a
+        // test run started in the background of a shell without job control inherits SIGINT ignored, and .NET keeps
+        // an ignored SIGINT ignored (the SIGINT cases would then wait forever).
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = workDir,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(dotnet);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pretrain.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;

@@ -49,7 +49,8 @@ public sealed class BadDataTests
         using (var failing = new PackedTextStream(Text([path], null), new IdTokenizer()))
         {
             var e = Assert.Throws<DataException>(() => StreamFixture.ReadAll(failing));
-            Assert.Contains($"{path}: row group 1 (column 'text') is corrupt or unreadable", e.Message);
+            // ParquetPageCheck finds the damage before Parquet.Net decodes: the page and its byte offset are named too.
+            Assert.Contains($"{path}: row group 1 (column 'text') is damaged: page 0 (at byte ", e.Message);
             Assert.Contains("data.on_bad_data: skip", e.Message);
         }
 
@@ -63,7 +64,7 @@ public sealed class BadDataTests
         Assert.Equal(0, bad.SkippedRows);
         var messages = bad.DrainMessages();
         Assert.Single(messages);
-        Assert.Contains($"{path}: row group 1: column 'text' is corrupt", messages[0]);
+        Assert.Contains($"{path}: row group 1: column 'text' is damaged (page 0 (at byte ", messages[0]);
     }
 
     [Fact]
