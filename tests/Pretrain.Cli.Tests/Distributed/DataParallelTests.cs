@@ -152,6 +152,60 @@ public sealed class DataParallelTests
             Assert.True(MpiPretrain.SameBytes(Step(dir["straight"], 40, file), Step(dir["stopped"], 40, file)), $"{file} differs from the uninterrupted run's (stopped at {stoppedAt})");
     }
 
+    /// <summary>
+    /// SIGTERM to a hand-started mpirun, with Open MPI's kill delay raised (`--mca odls_base_sigkill_timeout 10`): Open MPI
+    /// sends the ranks SIGCONT at once, SIGTERM 10 s later and SIGKILL 10 s after that, and cannot forward SIGTERM
+    /// otherwise. In those 10 s both ranks finish the same step, rank 0 writes one checkpoint and both exit 0 (read from
+    /// their zombie status, since mpirun no longer waits for them); mpirun itself exits 1 whatever the ranks did. The
+    /// resumed run ends bitwise where an uninterrupted one does (dropout 0.1: every rank's RNG restored).
+    /// </summary>
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Sigterm_to_mpirun_with_a_longer_sigkill_timeout_lets_every_rank_checkpoint_once_and_exit_0()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], Classify.Replace("max_steps: 4", "max_steps: 100000").Replace("checkpoint_every: 4", "checkpoint_every: 100000")
+            .Replace("dropout: 0.0", "dropout: 0.1"));
+        var lines = new ConcurrentQueue<string>();
+        string Output() => string.Join('\n', lines);
+        int mpirunCode;
+        var status = new int?[2];
+        using (var mpirun = MpiPretrain.Start(2, ["--mca", "odls_base_sigkill_timeout", "10"], dir.Path, lines, "run", "r.yaml", "--run-dir", "stopped", "--no-export"))
+        {
+            string metrics = Path.Combine(dir["stopped"], "metrics.jsonl");
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (DateTime.UtcNow < deadline && !mpirun.HasExited && (!File.Exists(metrics) || File.ReadAllLines(metrics).Length < 2))
+                Thread.Sleep(50);
+            int[] pids = [.. Enumerable.Range(0, 2).Select(r => MpiPretrain.RankPid(mpirun.Id, r) ?? throw new Xunit.Sdk.XunitException($"rank {r} not found:\n{Output()}"))];
+            Assert.Equal(0, Kill(mpirun.Id, 15));
+            // The ranks end as zombies (mpirun stopped waiting for them when it began the kill sequence): poll their status.
+            deadline = DateTime.UtcNow.AddSeconds(120);
+            while (!mpirun.HasExited && DateTime.UtcNow < deadline)
+            {
+                for (int r = 0; r < 2; r++) status[r] ??= MpiPretrain.ZombieStatus(pids[r]);
+                Thread.Sleep(20);
+            }
+            if (!mpirun.HasExited) mpirun.Kill(entireProcessTree: true);
+            mpirun.WaitForExit();
+            mpirunCode = mpirun.ExitCode;
+        }
+        Assert.True(status[0] == 0 && status[1] == 0, $"rank exit statuses {status[0]}, {status[1]} (waitpid form; 9 = SIGKILL)\n{Output()}");
+        Assert.True(mpirunCode == 1, $"mpirun exited {mpirunCode}, Open MPI 4.1 exits 1 after SIGTERM\n{Output()}");
+        Assert.Equal(2, lines.Count(l => l.Contains("SIGTERM: finishing the current step and writing a checkpoint", StringComparison.Ordinal)));
+        var steps = Directory.GetDirectories(Path.Combine(dir["stopped"], "checkpoints"), "step-*");
+        Assert.True(steps.Length == 1, $"checkpoints: {string.Join(", ", steps.Select(Path.GetFileName))}\n{Output()}");
+        long stoppedAt = long.Parse(Path.GetFileName(steps[0])["step-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+        // Two steps past the stop, straight and resumed (constant learning rate: max_steps changes nothing else).
+        string end = $"train.max_steps={stoppedAt + 2}";
+        var (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "straight", "--no-export", "--set", end);
+        Assert.True(code == 0, output);
+        (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "stopped", "--resume", "auto", "--no-export", "--set", end);
+        Assert.True(code == 0, output);
+        foreach (var file in new[] { "model.safetensors", "optimizer.safetensors" })
+            Assert.True(MpiPretrain.SameBytes(Step(dir["straight"], stoppedAt + 2, file), Step(dir["stopped"], stoppedAt + 2, file)), $"{file} differs from the uninterrupted run's (stopped at {stoppedAt})");
+    }
+
     private static string Step(string runDir, long step, string file) => Path.Combine(runDir, "checkpoints", $"step-{step:D8}", file);
 
     private static DataCursor Cursor(string stepDir) => DataCursor.FromJson(TrainerState.Load(Path.Combine(stepDir, "trainer_state.json")).Cursor.GetRawText());

@@ -19,9 +19,14 @@ internal static class MpiPretrain
     }
 
     /// <summary>Starts mpirun -np N pretrain ARGS… without waiting (output collected as it comes).</summary>
-    public static Process Start(int ranks, string workDir, System.Collections.Concurrent.ConcurrentQueue<string> lines, params string[] args)
+    public static Process Start(int ranks, string workDir, System.Collections.Concurrent.ConcurrentQueue<string> lines, params string[] args) =>
+        Start(ranks, [], workDir, lines, args);
+
+    /// <summary>Starts mpirun [MPIRUN_OPTIONS] -np N pretrain ARGS… without waiting.</summary>
+    public static Process Start(int ranks, string[] mpirunOptions, string workDir, System.Collections.Concurrent.ConcurrentQueue<string> lines, params string[] args)
     {
         var (program, arguments) = Command(ranks, args);
+        if (ranks > 1) arguments = [.. mpirunOptions, .. arguments];
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
         foreach (var a in arguments) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
@@ -53,6 +58,19 @@ internal static class MpiPretrain
             catch (UnauthorizedAccessException) { }
         }
         return null;
+    }
+
+    /// <summary>
+    /// The exit status (waitpid's form: code &lt;&lt; 8, or the signal number) of a child that has ended but is not yet
+    /// reaped: field 52 of /proc/PID/stat while the process is a zombie; null while it runs or once it is gone.
+    /// </summary>
+    public static int? ZombieStatus(int pid)
+    {
+        string stat;
+        try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
+        catch (IOException) { return null; }
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');   // fields[0] is field 3, the state
+        return fields[0] == "Z" ? int.Parse(fields[49], CultureInfo.InvariantCulture) : null;
     }
 
     /// <summary>‖a − b‖ / ‖a‖ over all tensors of two safetensors files with the same keys, and the largest element difference.</summary>

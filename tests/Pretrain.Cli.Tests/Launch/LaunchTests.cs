@@ -32,7 +32,8 @@ public sealed class LaunchTests
     public void Launch_prints_its_mpirun_command_and_returns_the_ranks_failure()
     {
         using var dir = new TempDir();
-        using var child = new ChildCli(dir.Path, null, "launch", "--nproc", "2", Recipe, "--run-dir", dir["run"], "--set", "train.max_steps=abc");
+        // TERM names a terminal with a keypad mode: before Program.cs set TERM=dumb in a rank, the ranks' output (a pty under mpirun) began with ESC [?1h ESC =.
+        using var child = new ChildCli(dir.Path, new Dictionary<string, string> { ["TERM"] = "xterm" }, "launch", "--nproc", "2", Recipe, "--run-dir", dir["run"], "--set", "train.max_steps=abc");
         int code = child.WaitForExit(Patience);
         Assert.True(code == 1, $"exit {code}:\n{child.Output}");
         string command = child.Output.Split('\n').Single(l => l.StartsWith("launch: ", StringComparison.Ordinal));
@@ -41,6 +42,7 @@ public sealed class LaunchTests
         // The ranks ran and failed on the override (mpirun may end the second before it prints).
         Assert.Contains("train.max_steps must be an integer, got 'abc'", child.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir["run/checkpoints"]));
+        Assert.DoesNotContain("\u001b", child.Output, StringComparison.Ordinal);   // no terminal control sequence relayed
     }
 
     [ReferenceFact(ReferenceTool.Mpi)]
