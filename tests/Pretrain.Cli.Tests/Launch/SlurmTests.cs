@@ -79,4 +79,53 @@ public sealed class SlurmTests
         byte[] got = File.ReadAllBytes(dir[$"run/checkpoints/step-{Steps:D8}/model.safetensors"]);
         Assert.True(want.AsSpan().SequenceEqual(got), $"the requeued job's final weights differ from the uninterrupted run's\n{output}");
     }
+
+    /// <summary>
+    /// SIGTERM to the batch shell alone (`scancel --signal=TERM --batch`): the script passes SIGUSR1 to srun (SIGTERM
+    /// would make srun kill the tasks), both ranks finish the same step, rank 0 writes one checkpoint, all exit 0, and
+    /// the job ends COMPLETED without a requeue (SIGTERM means "end", SIGUSR1 "requeue").
+    /// </summary>
+    [ReferenceFact(ReferenceTool.Slurm, ReferenceTool.Mpi)]
+    public void Sigterm_to_the_batch_shell_checkpoints_through_sigusr1_and_ends_the_job_without_a_requeue()
+    {
+        using var slurm = new LocalSlurm();
+        using var dir = new TempDir();
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var env = new Dictionary<string, string> { ["PRETRAIN"] = $"{dotnet} {Path.Combine(AppContext.BaseDirectory, "pretrain.dll")}" };
+        string script = Path.Combine(CliRunner.RepoRoot, "tools", "slurm", "pretrain.sbatch");
+        var (submitted, submitOutput) = slurm.Run("sbatch",
+            ["--parsable", "--ntasks-per-node=2", $"--output={dir["job-%j.out"]}", script, Recipe, "--run-dir", dir["run"],
+             .. Sets.Select(a => a == $"train.max_steps={Steps}" ? "train.max_steps=100000" : a)],
+            workingDirectory: dir.Path, environment: env);
+        Assert.True(submitted == 0, $"sbatch failed (exit {submitted}): {submitOutput}\n{slurm.Logs()}");
+        string job = submitOutput.Trim().Split(';')[0];
+        string JobOutput() => File.Exists(dir[$"job-{job}.out"]) ? File.ReadAllText(dir[$"job-{job}.out"]) : "(no job output yet)";
+        string Context() => $"job {job}: {slurm.Job(job)}\n--- job output\n{JobOutput()}\n{slurm.Logs()}";
+        (string State, int Restarts) state = ("", 0);
+        try
+        {
+            LaunchTests.WaitForStep(dir["run/metrics.jsonl"], 2, context: Context);
+            var (signalled, signalOutput) = slurm.Run("scancel", ["--signal=TERM", "--batch", job]);
+            Assert.True(signalled == 0, $"scancel failed: {signalOutput}\n{Context()}");
+            var deadline = DateTime.UtcNow + Patience;
+            while (DateTime.UtcNow < deadline)
+            {
+                state = slurm.Job(job);
+                if (state.State is not ("RUNNING" or "PENDING" or "REQUEUED" or "COMPLETING" or "CONFIGURING" or "")) break;
+                Thread.Sleep(250);
+            }
+            Assert.True(state == ("COMPLETED", 0), $"expected COMPLETED without a requeue, got {state.State} after {state.Restarts} restart(s)\n{Context()}");
+        }
+        finally
+        {
+            if (state.State != "COMPLETED") slurm.Run("scancel", [job]);
+        }
+        string output = JobOutput();
+        Assert.Contains("pretrain.sbatch: SIGTERM: asking every rank to finish its step and checkpoint (SIGUSR1 to srun)", output, StringComparison.Ordinal);
+        Assert.Equal(2, output.Split('\n').Count(l => l.Contains("SIGUSR1: finishing the current step", StringComparison.Ordinal)));   // both ranks, once
+        Assert.Contains("ranks stopped (exit 0) after SIGTERM; not requeueing", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("requeueing job", output, StringComparison.Ordinal);
+        var steps = Directory.GetDirectories(dir["run/checkpoints"], "step-*");
+        Assert.True(steps.Length == 1 && File.Exists(Path.Combine(steps[0], "model.safetensors")), $"checkpoints: {string.Join(", ", steps.Select(Path.GetFileName))}\n{output}");
+    }
 }
