@@ -41,7 +41,7 @@ public sealed class CausalLmTask : IDistillableTask
         var trainOptions = ctx.TrainText(seqLen);
         var evalOptions = ctx.EvalText(seqLen);
         return new CausalLmTask(decoder,
-            cursor => ctx.OpenTrainText(trainOptions.BlockSize, tokenizer, cursor),   // one stream, or data.train.mix
+            cursor => BlockLog.Wrap(ctx.OpenTrainText(trainOptions.BlockSize, tokenizer, cursor), ctx.Rank),   // one stream, or data.train.mix
             evalOptions is null ? null : () => new PackedTextStream(evalOptions, tokenizer),
             ctx.Device, ctx.ResumeCursor)
         {

@@ -87,16 +87,7 @@ public sealed class DataParallelTests
     {
         ReferenceTools.Require(ReferenceTool.Mpi);
         using var dir = new TempDir();
-        File.WriteAllText(dir["r.yaml"], """
-            name: dp-clm
-            model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2, dropout: 0.0}
-            tokenizer: {kind: byte}
-            data:
-              train: {synthetic: {kind: text, rows: 40, shards: 2, rows_per_group: 5, seed: 0}}
-            optimizer: {lr: 1.0e-3}
-            schedule: {kind: constant, warmup_steps: 0}
-            train: {max_steps: 3, seq_len: 16, micro_batch_size: 2, threads: 1, log_every: 1, checkpoint_every: 3}
-            """);
+        File.WriteAllText(dir["r.yaml"], ClmRecipe);
         var (code, output) = MpiPretrain.Run(2, dir.Path, "run", "r.yaml", "--run-dir", "two", "--no-export");
         Assert.True(code == 0, output);
         string from = Path.Combine(dir["two"], "checkpoints", "step-00000003");
@@ -112,6 +103,128 @@ public sealed class DataParallelTests
             Assert.Equal(Expected(files, world, saved, 2 * 2).ToJson(), Cursor(Path.Combine(run, "checkpoints", "step-00000005")).ToJson());
         }
     }
+
+    /// <summary>
+    /// Causal LM on packed text, end to end: every rank logs the blocks it trained on (PRETRAIN_TEST_BLOCK_LOG). The
+    /// single-process token stream of the same data (one rank, world size 1) gives the documents in epoch order,
+    /// D0, D1, …. On 2 ranks for 10 steps, rank r's tokens must be exactly Dr, Dr+2, Dr+4, … token for token (its shard),
+    /// the last one possibly cut short. Resumed from that checkpoint on 3 ranks for 10 more steps: joining the pieces at
+    /// document ends (EOS), each document cut by the resume is completed by the piece a new rank trained on; then no
+    /// document is trained twice, every piece is a document of the single-process stream, and none is skipped (no
+    /// untouched document precedes the last one every rank has reached).
+    /// </summary>
+    [ReferenceFact(ReferenceTool.Mpi)]
+    public void Packed_text_each_rank_trains_on_its_shard_of_the_single_process_stream_and_each_token_once_across_a_resume_on_3_ranks()
+    {
+        ReferenceTools.Require(ReferenceTool.Mpi);
+        using var dir = new TempDir();
+        File.WriteAllText(dir["r.yaml"], ClmRecipe);
+        var (code, output) = MpiPretrain.Run(2, dir.Path, Log(dir["log2"]), "run", "r.yaml", "--run-dir", "two", "--no-export", "--set", "train.max_steps=10");
+        Assert.True(code == 0, output);
+        string from = Path.Combine(dir["two"], "checkpoints", "step-00000010");
+        (code, output) = MpiPretrain.Run(3, dir.Path, Log(dir["log3"]), "run", "r.yaml", "--resume", from, "--run-dir", "three", "--no-export", "--set", "train.max_steps=20");
+        Assert.True(code == 0, output);
+
+        var files = Directory.GetFiles(Path.Combine(dir["two"], "data"), "*.parquet", SearchOption.AllDirectories).Order().ToList();
+        var tokenizer = TokenizerFactory.Create("byte", null, "<|endoftext|>");
+        int eos = tokenizer.EosId;
+        // The single-process stream: its first block whole, then each block's targets (block[1..]: stride seq_len).
+        var single = new List<int>();
+        using (var stream = new PackedTextStream(new PackedTextOptions { Files = files, BlockSize = 16, Seed = 1337 }, tokenizer))
+        {
+            while (single.Count(t => t == eos) < 40 && stream.TryNext(out var block, out _)) single.AddRange(single.Count == 0 ? block : block[1..]);
+        }
+        var docs = Split(single, eos).Take(40).Select(Key).ToList();   // the 40 rows of epoch 0, in order
+        Assert.Equal(40, docs.Count);
+
+        // 2 ranks: rank r's stream is exactly its shard Dr, Dr+2, … (fresh start: the first block's first token counts).
+        var trailing = new List<string>();
+        var trained = new List<string>();
+        int reached2 = int.MaxValue;
+        for (int r = 0; r < 2; r++)
+        {
+            var tokens = Blocks(dir["log2"], r).SelectMany((b, i) => i == 0 ? b : b[1..]).ToList();
+            var pieces = Split(tokens, eos);
+            string tail = Key(tokens.Skip(tokens.LastIndexOf(eos) + 1));
+            for (int k = 0; k < pieces.Count; k++)
+                Assert.True(pieces[k].Count > 0 && Key(pieces[k]) == docs[r + 2 * k], $"rank {r} of 2: document {k} is not D{r + 2 * k} of the single-process stream");
+            Assert.True(tail.Length == 0 || docs[r + 2 * pieces.Count].StartsWith(tail + " ", StringComparison.Ordinal), $"rank {r} of 2: its last block does not continue D{r + 2 * pieces.Count}");
+            trained.AddRange(pieces.Select(Key));
+            if (tail.Length > 0) trailing.Add(tail);
+            reached2 = Math.Min(reached2, r + 2 * pieces.Count);
+        }
+        Assert.True(trained.Count >= 2, "the 2-rank run should complete at least one document per rank");
+
+        // 3 ranks from the checkpoint: new rank n got old rank n's pending tokens (n < 2), whose first token was that
+        // rank's last target, so its first block's first token is dropped; rank 2 got none and starts at a document.
+        var pieces3 = new List<(int Rank, string Doc)>();
+        var inFlight = new List<(int Rank, string Head)>();
+        for (int n = 0; n < 3; n++)
+        {
+            var tokens = Blocks(dir["log3"], n).SelectMany((b, i) => i == 0 && n >= 2 ? b : b[1..]).ToList();
+            pieces3.AddRange(Split(tokens, eos).Select(d => (n, Key(d))));
+            string tail = Key(tokens.Skip(tokens.LastIndexOf(eos) + 1));
+            if (tail.Length > 0) inFlight.Add((n, tail));
+        }
+        var resumed = new List<(int Rank, string Doc)>();
+        foreach (string cut in trailing)
+        {
+            // The piece that completes a document cut by the resume.
+            int j = pieces3.FindIndex(p => docs.Contains(cut + " " + p.Doc));
+            Assert.True(j >= 0, $"the document cut by the resume at '{cut}' is not completed by any rank of 3");
+            resumed.Add((pieces3[j].Rank, cut + " " + pieces3[j].Doc));
+            pieces3.RemoveAt(j);
+        }
+        resumed.AddRange(pieces3);
+        Assert.True(resumed.Count >= 3, "the 3-rank run should complete documents");
+        trained.AddRange(resumed.Select(p => p.Doc));
+        var index = trained.Select(d => docs.IndexOf(d)).ToList();
+        Assert.DoesNotContain(-1, index);                                                     // every piece is a whole document
+        Assert.True(index.Count == index.Distinct().Count(), $"documents trained twice: {string.Join(", ", index.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => $"D{g.Key}"))}");
+        // The documents each new rank has reached (complete or in flight); ranks read in epoch order, so an untouched
+        // document below the lowest of the ranks' last ones would have been skipped.
+        var heads = inFlight.Select(f => (f.Rank, Index: docs.FindIndex(d => d.StartsWith(f.Head + " ", StringComparison.Ordinal)))).ToList();
+        Assert.DoesNotContain(heads, h => h.Index < 0);
+        var touched = index.Concat(heads.Select(h => h.Index)).ToHashSet();
+        Assert.Equal(touched.Count, index.Count + heads.Count);                              // in-flight documents not also complete
+        int reached = Enumerable.Range(0, 3).Min(n => resumed.Where(p => p.Rank == n).Select(p => docs.IndexOf(p.Doc))
+            .Concat(heads.Where(h => h.Rank == n).Select(h => h.Index)).DefaultIfEmpty(-1).Max());
+        var skipped = Enumerable.Range(0, Math.Max(reached, 0)).Where(i => !touched.Contains(i)).ToList();
+        Assert.True(skipped.Count == 0, $"documents skipped: {string.Join(", ", skipped.Select(i => $"D{i}"))}");
+        Assert.True(reached > reached2, $"the 3-rank run should go past the 2-rank run's documents (reached D{reached}, before D{reached2})");
+    }
+
+    private const string ClmRecipe = """
+        name: dp-clm
+        model: {arch: gpt2, max_seq_len: 16, embed_dim: 16, num_layers: 1, num_heads: 2, dropout: 0.0}
+        tokenizer: {kind: byte}
+        data:
+          train: {synthetic: {kind: text, rows: 40, shards: 2, rows_per_group: 5, seed: 0}}
+        optimizer: {lr: 1.0e-3}
+        schedule: {kind: constant, warmup_steps: 0}
+        train: {max_steps: 3, seq_len: 16, micro_batch_size: 2, threads: 1, log_every: 1, checkpoint_every: 3}
+        """;
+
+    private static Dictionary<string, string> Log(string dir) => new() { ["PRETRAIN_TEST_BLOCK_LOG"] = dir };
+
+    /// <summary>The blocks rank <paramref name="rank"/> logged, in the order it trained on them.</summary>
+    private static List<int[]> Blocks(string logDir, int rank) => [.. File.ReadAllLines(Path.Combine(logDir, $"rank-{rank}.txt"))
+        .Select(l => l.Split(' ').Select(t => int.Parse(t, System.Globalization.CultureInfo.InvariantCulture)).ToArray())];
+
+    /// <summary>The complete documents of a token stream: the pieces that end with EOS (EOS included).</summary>
+    private static List<List<int>> Split(List<int> tokens, int eos)
+    {
+        var docs = new List<List<int>>();
+        var current = new List<int>();
+        foreach (int t in tokens)
+        {
+            current.Add(t);
+            if (t == eos) { docs.Add(current); current = []; }
+        }
+        return docs;
+    }
+
+    private static string Key(IEnumerable<int> tokens) => string.Join(' ', tokens);
 
     /// <summary>
     /// SIGTERM to rank 1 alone (dropout 0.1): both ranks finish the same step, rank 0 writes one checkpoint, all exit 0;

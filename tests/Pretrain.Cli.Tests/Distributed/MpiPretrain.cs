@@ -12,10 +12,13 @@ internal static class MpiPretrain
     private static string Dll => Path.Combine(AppContext.BaseDirectory, "pretrain.dll");
 
     /// <summary>mpirun -np N pretrain ARGS… (N = 1: the plain process, no launcher); returns the exit code and all output.</summary>
-    public static (int ExitCode, string Output) Run(int ranks, string workDir, params string[] args)
+    public static (int ExitCode, string Output) Run(int ranks, string workDir, params string[] args) => Run(ranks, workDir, null, args);
+
+    /// <summary>As <see cref="Run(int, string, string[])"/>, with extra environment variables (mpirun passes them to its local ranks).</summary>
+    public static (int ExitCode, string Output) Run(int ranks, string workDir, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var (program, arguments) = Command(ranks, args);
-        return ReferenceTools.Run(program, arguments, TimeSpan.FromSeconds(180), workingDirectory: workDir);
+        return ReferenceTools.Run(program, arguments, TimeSpan.FromSeconds(180), workingDirectory: workDir, environment: environment);
     }
 
     /// <summary>Starts mpirun -np N pretrain ARGS… without waiting (output collected as it comes).</summary>
