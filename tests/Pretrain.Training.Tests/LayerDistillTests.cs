@@ -145,6 +145,30 @@ public sealed class LayerDistillTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [Fact]
+    public void A_decoder_student_gets_hidden_state_transfer_and_attention_transfer_is_refused_for_decoders()
+    {
+        using var dir = new TempDir();
+        TinyRun.Run(TinyRun.Recipe(dir, "teacher", maxSteps: 4), dir["teacher-run"], ["train.checkpoint_every=4", "train.eval_every=100"]);
+        var path = TinyRun.Recipe(dir, "student");
+        string[] sets = ["objective.kind=distill", $"objective.teacher={dir["teacher-run"]}", "objective.hidden_weight=2", "model.embed_dim=8", "model.num_layers=1", "model.dropout=0.1"];
+        using var task = (DistillTask)TrainingTasks.Create(new TaskContext(RecipeLoader.LoadFile(path, sets), dir["s"], CPU, null));
+        Assert.Equal(new long[] { 16, 8 }, task.Projection!.weight!.shape);
+        using (NewDisposeScope())
+        {
+            task.LossSum(task.NextStep(1, 4)[0]).backward();
+            Assert.True(task.Projection.weight!.grad!.abs().sum().item<float>() > 0);
+            Assert.All(task.Teacher.parameters(), p => Assert.True(p.grad is null));
+        }
+        task.Model.eval();
+        Assert.All(task.Model.modules(), m => Assert.False(m.training));   // DecoderLm's own flag (its dropout) included
+
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.LoadFile(path, [.. sets, "objective.attention_weight=1", "objective.teacher_dtype=fp16"]));
+        Assert.Contains("objective.attention_weight transfers an encoder's self-attention", e.Message, StringComparison.Ordinal);
+        Assert.Contains("objective.teacher_dtype must be one of float32, bf16", e.Message, StringComparison.Ordinal);
+        Assert.Contains("applies to objective.kind distill", Assert.Throws<RecipeException>(() => RecipeLoader.LoadFile(path, ["objective.hidden_weight=1"])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_bf16_teacher_holds_half_the_bytes_and_its_kl_stays_within_2_percent_of_float32()
     {
         using var dir = new TempDir();
