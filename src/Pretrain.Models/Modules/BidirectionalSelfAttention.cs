@@ -46,7 +46,13 @@ public sealed class BidirectionalSelfAttention : Module<Tensor, Tensor?, Tensor>
     /// <summary>Attends every token to every key the mask keeps.</summary>
     /// <param name="x">(B, T, C) tokens.</param>
     /// <param name="mask">Null (attend everywhere) or an additive (B, 1, 1, T) mask of 0 and a large negative value.</param>
-    public override Tensor forward(Tensor x, Tensor? mask) // (B, T, C) -> (B, T, C)
+    public override Tensor forward(Tensor x, Tensor? mask) => forward(x, mask, null); // (B, T, C) -> (B, T, C)
+
+    /// <summary>
+    /// As <see cref="forward(Tensor, Tensor?)"/>; with a capture the scores are computed explicitly (softmax(q·kᵀ/√d_h +
+    /// mask)·v, the same result as the fused kernel) and stored in <see cref="LayerCapture.AttentionScores"/>.
+    /// </summary>
+    public Tensor forward(Tensor x, Tensor? mask, LayerCapture? capture) // (B, T, C) -> (B, T, C)
     {
         var b = x.shape[0];
         var t = x.shape[1];
@@ -54,7 +60,17 @@ public sealed class BidirectionalSelfAttention : Module<Tensor, Tensor?, Tensor>
         var k = k_proj.call(x).view(b, t, _heads, _headDim).transpose(1, 2); // (B, H, T, Dh)
         var v = v_proj.call(x).view(b, t, _heads, _headDim).transpose(1, 2); // (B, H, T, Dh)
         var p = training ? _dropout : 0.0;
-        var y = functional.scaled_dot_product_attention(q, k, v, mask, p, false); // (B, H, T, Dh)
+        Tensor y;
+        if (capture is null)
+            y = functional.scaled_dot_product_attention(q, k, v, mask, p, false); // (B, H, T, Dh)
+        else
+        {
+            var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(_headDim);   // (B, H, T, T)
+            if (mask is not null)
+                scores = scores + mask;
+            capture.AttentionScores = scores;
+            y = functional.dropout(functional.softmax(scores, -1), p, training).matmul(v); // (B, H, T, Dh)
+        }
         y = y.transpose(1, 2).contiguous().view(b, t, _heads * _headDim);       // (B, T, C)
         return o_proj.call(y);
     }

@@ -44,14 +44,18 @@ public sealed class EncoderBlock : Module<Tensor, Tensor?, Tensor>
 
     /// <param name="x">(B, T, C) tokens.</param>
     /// <param name="mask">Null or an additive (B, 1, 1, T) key-padding mask.</param>
-    public override Tensor forward(Tensor x, Tensor? mask) // (B, T, C) -> (B, T, C)
+    public override Tensor forward(Tensor x, Tensor? mask) => forward(x, mask, null); // (B, T, C) -> (B, T, C)
+
+    /// <summary>As <see cref="forward(Tensor, Tensor?)"/>; a capture records this block's attention scores.</summary>
+    public Tensor forward(Tensor x, Tensor? mask, LayerCapture? capture) // (B, T, C) -> (B, T, C)
     {
+        Tensor Attend(Tensor h) => capture is null ? attn.call(h, mask) : attn.forward(h, mask, capture);
         if (_postNorm)
         {
-            x = norm1.call(x + functional.dropout(attn.call(x, mask), _dropout, training));
+            x = norm1.call(x + functional.dropout(Attend(x), _dropout, training));
             return norm2.call(x + functional.dropout(mlp.call(x), _dropout, training));
         }
-        x = x + functional.dropout(attn.call(norm1.call(x), mask), _dropout, training);
+        x = x + functional.dropout(Attend(norm1.call(x)), _dropout, training);
         return x + functional.dropout(mlp.call(norm2.call(x)), _dropout, training);
     }
 }

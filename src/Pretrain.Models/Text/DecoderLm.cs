@@ -61,8 +61,13 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
     /// <param name="input_ids">(B, T) int64.</param>
     /// <param name="position_ids">(B, T) int64 positions (gpt2: rows of pos_embed; llama: RoPE angles); null: 0..T-1.</param>
     /// <param name="attn_mask">(B, 1, T, T) bool, true = query may attend key; must include causality; null: causal.</param>
-    public Tensor forward(Tensor input_ids, Tensor? position_ids, Tensor? attn_mask) // (B, T) int64 -> (B, T, V)
+    public Tensor forward(Tensor input_ids, Tensor? position_ids, Tensor? attn_mask) => forward(input_ids, position_ids, attn_mask, null); // (B, T) int64 -> (B, T, V)
+
+    /// <summary>As <see cref="forward(Tensor, Tensor?, Tensor?)"/>, recording the hidden states into <paramref name="capture"/> when given (not attention).</summary>
+    public Tensor forward(Tensor input_ids, Tensor? position_ids, Tensor? attn_mask, LayerCapture? capture) // (B, T) int64 -> (B, T, V)
     {
+        if (capture is { LastAttention: true })
+            throw new ArgumentException("DecoderLm records hidden states only, not attention.", nameof(capture));
         var t = input_ids.shape[1];
         if (pos_embed is not null && t > Config.MaxSeqLen)
             throw new ArgumentException($"Sequence length {t} exceeds model.max_seq_len ({Config.MaxSeqLen}).", nameof(input_ids));
@@ -70,6 +75,7 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
         if (pos_embed is not null)
             x = x + pos_embed.call(position_ids ?? torch.arange(t, ScalarType.Int64, input_ids.device)); // (B, T, C) + (B|1, T, C)
         x = functional.dropout(x, Config.Dropout, training);
+        capture?.Hidden.Add(x);
         for (var i = 0; i < blocks.Count; i++)
         {
             var block = blocks[i];
@@ -77,6 +83,7 @@ public sealed class DecoderLm : Module<Tensor, Tensor>
                 x = ActivationCheckpoint.Run((h, e) => block.forward(h, e[0], e[1]), x, [attn_mask, position_ids], block.parameters(), training);
             else
                 x = attn_mask is null && position_ids is null ? block.call(x) : block.forward(x, attn_mask, position_ids);
+            capture?.Hidden.Add(x);
         }
         x = norm.call(x);
         // Tied: the head is the token embedding matrix itself, so there is one parameter, not two.

@@ -65,7 +65,11 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
     /// <param name="attention_mask">(B, T) int64, 1 = real token, 0 = padding; null means all real.</param>
     /// <param name="token_type_ids">(B, T) int64 segment ids; null means all 0.</param>
     /// <returns>last_hidden_state (B, T, C).</returns>
-    public override Tensor forward(Tensor input_ids, Tensor? attention_mask, Tensor? token_type_ids)
+    public override Tensor forward(Tensor input_ids, Tensor? attention_mask, Tensor? token_type_ids) =>
+        forward(input_ids, attention_mask, token_type_ids, null);
+
+    /// <summary>As <see cref="forward(Tensor, Tensor?, Tensor?)"/>, recording hidden states (and the last block's attention) into <paramref name="capture"/> when given.</summary>
+    public Tensor forward(Tensor input_ids, Tensor? attention_mask, Tensor? token_type_ids, LayerCapture? capture)
     {
         var t = input_ids.shape[1];
         if (t > Config.MaxSeqLen)
@@ -75,12 +79,21 @@ public sealed class EncoderLm : Module<Tensor, Tensor?, Tensor?, Tensor>
             x = x + (token_type_ids is null ? type_embed.weight![0] : type_embed.call(token_type_ids)); // segment 0 by default
         x = functional.dropout(embed_norm.call(x), Config.Dropout, training);
         var mask = attention_mask is null ? null : BidirectionalSelfAttention.KeyPaddingMask(attention_mask, x.dtype); // (B, 1, 1, T)
+        if (capture is not null)
+        {
+            capture.TokenMask = attention_mask;
+            capture.Hidden.Add(x);
+        }
         for (var i = 0; i < blocks.Count; i++)
         {
             var block = blocks[i];
-            x = _checkpointing?.Applies(i) == true   // the padding mask goes through the node as an extra
-                ? ActivationCheckpoint.Run((h, e) => block.call(h, e[0]), x, [mask], block.parameters(), training)
-                : block.call(x, mask);
+            if (capture is { LastAttention: true } && i == blocks.Count - 1)
+                x = block.forward(x, mask, capture);   // recorded, so not recomputed by a checkpoint node
+            else
+                x = _checkpointing?.Applies(i) == true   // the padding mask goes through the node as an extra
+                    ? ActivationCheckpoint.Run((h, e) => block.call(h, e[0]), x, [mask], block.parameters(), training)
+                    : block.call(x, mask);
+            capture?.Hidden.Add(x);
         }
         return norm is null ? x : norm.call(x);
     }

@@ -146,6 +146,14 @@ public sealed record ObjectiveSection
     public string StudentInit { get; init; } = "random";
     /// <summary>distill: the hard task, clm, mlm or classify (default clm for gpt2/llama, classify for bert).</summary>
     public string? Task { get; init; }
+    /// <summary>distill: weight β of the hidden-state loss (TinyBERT: MSE through a learned projection when widths differ); 0 turns it off.</summary>
+    public double HiddenWeight { get; init; }
+    /// <summary>distill: weight γ of the last layer's self-attention KL (MiniLM; encoders, same number of heads); 0 turns it off.</summary>
+    public double AttentionWeight { get; init; }
+    /// <summary>distill: the teacher layer (1..teacher blocks) each student layer's hidden state matches; default layer i·k, k = teacher blocks / student blocks.</summary>
+    public IReadOnlyList<int>? LayerMap { get; init; }
+    /// <summary>distill: the teacher's weights and forward, float32 or bf16; default bf16 when train.precision computes in bf16, else float32.</summary>
+    public string? TeacherDtype { get; init; }
     /// <summary>sft: eval rows greedily decoded for eval_exact_match (response and eos exactly); 0 turns it off.</summary>
     public int ExactMatchRows { get; init; } = 64;
 }

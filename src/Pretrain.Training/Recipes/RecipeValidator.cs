@@ -45,8 +45,9 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         CheckPacking(r);
         if (r.Tokenizer.ChatTemplate is not null && r.Objective.Kind != "sft")
             Add("tokenizer.chat_template", $"shapes SFT rows; objective.kind '{r.Objective.Kind}' does not use it: remove it or use objective.kind sft");
-        if (r.Data.Train.Mix is not null && r.Objective.Kind is not ("clm" or "mlm"))
-            Add("data.train.mix", $"is supported for objective.kind clm and mlm (packed text); '{r.Objective.Kind}' reads one dataset: use data.train.files");
+        var mixKind = r.Objective.Kind == "distill" ? Tasks.DistillTask.BaseTask(r) : r.Objective.Kind;   // distill reads its hard task's data
+        if (r.Data.Train.Mix is not null && mixKind is not ("clm" or "mlm"))
+            Add("data.train.mix", $"is supported for objective.kind clm and mlm (packed text, also under distill); '{(r.Objective.Kind == "distill" ? $"distill of {mixKind}" : mixKind)}' reads one dataset: use data.train.files");
         CheckOptimizer(r.Optimizer);
         OneOf("schedule.kind", r.Schedule.Kind, Schedules);
         AtLeast("schedule.warmup_steps", r.Schedule.WarmupSteps, 0);
@@ -164,7 +165,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
     {
         if (o.Kind != "distill")
         {
-            foreach (var (key, set) in new[] { ("objective.teacher", o.Teacher is not null), ("objective.task", o.Task is not null), ("objective.student_init", o.StudentInit != "random") })
+            foreach (var (key, set) in new[] { ("objective.teacher", o.Teacher is not null), ("objective.task", o.Task is not null), ("objective.student_init", o.StudentInit != "random"),
+                ("objective.hidden_weight", o.HiddenWeight != 0), ("objective.attention_weight", o.AttentionWeight != 0), ("objective.layer_map", o.LayerMap is not null), ("objective.teacher_dtype", o.TeacherDtype is not null) })
             {
                 if (set)
                     Add(key, $"applies to objective.kind distill, not '{o.Kind}'; remove it");
@@ -175,6 +177,19 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
             Add("objective.teacher", "is required for objective.kind distill: the frozen teacher's run folder, step folder or imported folder");
         InRange("objective.alpha", o.Alpha, "[0, 1]", x => x is >= 0 and <= 1);
         OneOf("objective.student_init", o.StudentInit, ["random", "teacher_layers"]);
+        InRange("objective.hidden_weight", o.HiddenWeight, ">= 0", x => x >= 0 && double.IsFinite(x));
+        InRange("objective.attention_weight", o.AttentionWeight, ">= 0", x => x >= 0 && double.IsFinite(x));
+        if (o.LayerMap is { } map)
+        {
+            if (o.HiddenWeight == 0)
+                Add("objective.layer_map", "maps hidden states, which objective.hidden_weight 0 turns off; set objective.hidden_weight above 0 or remove it");
+            if (map.Count == 0 || map.Any(l => l < 1))
+                Add("objective.layer_map", $"lists one teacher layer (1 = the first block's output) per student layer, e.g. [2, 4, 6]; got [{string.Join(", ", map)}]");
+        }
+        if (o.TeacherDtype is { } dtype)
+            OneOf("objective.teacher_dtype", dtype, ["float32", "bf16"]);
+        if (o.AttentionWeight > 0 && m.Arch is "gpt2" or "llama")
+            Add("objective.attention_weight", $"transfers an encoder's self-attention (MiniLM); model.arch '{m.Arch}' is a decoder: use objective.hidden_weight");
         if (o.Task is { } task && OneOf("objective.task", task, ["clm", "mlm", "classify"])
             && (task == "clm") != (m.Arch is "gpt2" or "llama"))
             Add("objective.task", $"'{task}' does not train model.arch '{m.Arch}': clm distils decoders (gpt2, llama), mlm and classify distil bert");

@@ -125,11 +125,18 @@ public sealed class CausalLmTask : IDistillableTask
     }
 
     /// <summary>Next-token logits (B·T, V) and targets (B·T,) of a block batch, as <see cref="CausalLmObjective.LossSum"/> scores them.</summary>
-    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch, Pretrain.Models.Modules.LayerCapture? capture = null)
     {
         var (inputs, labels) = CausalLmObjective.Collate((List<int[]>)batch.Samples, _device);
-        var logits = ((DecoderLm)model).call(inputs);                     // (B, T, V)
+        var decoder = (DecoderLm)model;
+        var logits = capture is null ? decoder.call(inputs) : decoder.forward(inputs, null, null, capture);   // (B, T, V)
         return (logits.view(-1, logits.shape[^1]), labels.view(-1));
+    }
+
+    public (int Layers, int Width, int Heads) Shape(nn.Module model)
+    {
+        var c = ((DecoderLm)model).Config;
+        return (c.NumLayers, c.EmbedDim, c.NumHeads);
     }
 
     public void SaveModel(string directory) => _decoder.Save(directory);

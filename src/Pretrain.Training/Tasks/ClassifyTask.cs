@@ -180,10 +180,17 @@ public sealed class ClassifyTask : IDistillableTask
     }
 
     /// <summary>Class logits (B, classes) and labels (B,) of a row batch.</summary>
-    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch, Pretrain.Models.Modules.LayerCapture? capture = null)
     {
         var (ids, mask, labels) = ClassifyBatch.Collate((List<LabelledText>)batch.Samples, _cls, _sep, _pad, _device);
-        return (((SequenceClassifier)model).call(ids, mask), labels);
+        var classifier = (SequenceClassifier)model;
+        return (capture is null ? classifier.call(ids, mask) : classifier.forward(ids, mask, capture), labels);
+    }
+
+    public (int Layers, int Width, int Heads) Shape(nn.Module model)
+    {
+        var c = ((SequenceClassifier)model).Encoder.Config;
+        return (c.NumLayers, c.EmbedDim, c.NumHeads);
     }
 
     public void SaveModel(string directory) =>

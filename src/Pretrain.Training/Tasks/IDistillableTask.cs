@@ -1,3 +1,4 @@
+using Pretrain.Models.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,11 @@ public interface IDistillableTask : ITrainingTask
 
     /// <summary>
     /// Logits (N, K) at the positions the loss scores and their targets (N,; <c>-100</c> where nothing is scored) of
-    /// <paramref name="model"/> — <see cref="ITrainingTask.Model"/> or a <see cref="LoadTeacher"/> result — on a micro-batch.
+    /// <paramref name="model"/> — <see cref="ITrainingTask.Model"/> or a <see cref="LoadTeacher"/> result — on a micro-batch. A
+    /// <paramref name="capture"/> receives the backbone's hidden states (and attention when asked) of the same forward.
     /// </summary>
-    (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch);
+    (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch, LayerCapture? capture = null);
+
+    /// <summary>The backbone's blocks, width and attention heads of <paramref name="model"/> (the task's or a teacher).</summary>
+    (int Layers, int Width, int Heads) Shape(nn.Module model);
 }

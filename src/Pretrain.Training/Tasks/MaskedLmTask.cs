@@ -157,14 +157,20 @@ public sealed class MaskedLmTask : IDistillableTask
     }
 
     /// <summary>Logits (M, V) and targets (M,) at the chosen (masked) positions, as the loss scores them.</summary>
-    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch)
+    public (Tensor Logits, Tensor Targets) Logits(nn.Module model, MicroBatch batch, Pretrain.Models.Modules.LayerCapture? capture = null)
     {
         var (encoder, head) = ReferenceEquals(model, _module) ? (_encoder, _head) : _teachers[model];
         var (inputs, labels) = Collate((List<Masked>)batch.Samples);
-        var hidden = encoder.call(inputs, null, null);                    // (B, T, C)
+        var hidden = capture is null ? encoder.call(inputs, null, null) : encoder.forward(inputs, null, null, capture);   // (B, T, C)
         var flat = labels.view(-1);
         var positions = flat.ne(MlmMasking.Ignore).nonzero().view(-1);   // (M,)
         return (head.call(hidden, positions), flat.index_select(0, positions));
+    }
+
+    public (int Layers, int Width, int Heads) Shape(nn.Module model)
+    {
+        var c = (ReferenceEquals(model, _module) ? _encoder : _teachers[model].Encoder).Config;
+        return (c.NumLayers, c.EmbedDim, c.NumHeads);
     }
 
     public void SaveModel(string directory)

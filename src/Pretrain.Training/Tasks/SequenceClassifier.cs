@@ -38,9 +38,12 @@ public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     public string Pooling { get; }
 
     /// <summary>Logits (B, classes) for input ids (B, T) and attention mask (B, T; 1 real, 0 padding).</summary>
-    public override Tensor forward(Tensor inputIds, Tensor attentionMask)
+    public override Tensor forward(Tensor inputIds, Tensor attentionMask) => forward(inputIds, attentionMask, null);
+
+    /// <summary>As <see cref="forward(Tensor, Tensor)"/>, recording the encoder's layers into <paramref name="capture"/> when given.</summary>
+    public Tensor forward(Tensor inputIds, Tensor attentionMask, Pretrain.Models.Modules.LayerCapture? capture)
     {
-        var hidden = encoder.call(inputIds, attentionMask, null);          // (B, T, C)
+        var hidden = capture is null ? encoder.call(inputIds, attentionMask, null) : encoder.forward(inputIds, attentionMask, null, capture);   // (B, T, C)
         var pooled = Pooling == "mean" ? EncoderLm.MeanPool(hidden, attentionMask) : hidden[.., 0]; // (B, C)
         return classifier.call(pooled);
     }
