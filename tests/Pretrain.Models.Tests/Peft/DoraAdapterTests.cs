@@ -79,6 +79,34 @@ public sealed class DoraAdapterTests
     }
 
     [Fact]
+    public void A_dora_model_on_an_nf4_base_fits_a_fixed_batch_training_only_its_adapters()
+    {
+        using var scope = torch.NewDisposeScope();
+        var lora = LoraModelTests.ConfigFor("llama") with { UseDora = true, Targets = LoraConfig.KnownTargets };
+        using var model = (DecoderLm)LoraModels.Build("llama", lora);
+        LoraModel.FreezeBase(model);
+        LoraModel.QuantizeBase(model, "nf4"); // QLoRA + DoRA: the norms are taken of the dequantized base
+        var names = LoraModel.TrainableParameters(model).Select(p => p.Name).ToList();
+        Assert.Contains("blocks.0.attn.q_proj.lora_magnitude", names);
+        Assert.All(names, n => Assert.True(LoraLinear.IsAdapterParameter(n), n));
+        var tokens = LoraModels.Input("llama");                              // (2, 7)
+        var (input, target) = (tokens[.., ..^1], tokens[.., 1..]);
+        using var optimizer = torch.optim.Adam(LoraModel.TrainableParameters(model).Select(p => p.Param), lr: 3e-2);
+        var losses = new List<float>();
+        for (var step = 0; step < 20; step++)
+        {
+            using var stepScope = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            var logits = model.call(input);                                   // (2, 6, vocab)
+            var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), target.reshape(-1));
+            loss.backward();
+            optimizer.step();
+            losses.Add(loss.item<float>());
+        }
+        Assert.True(losses[^1] < losses[0] - 0.3, $"loss {losses[0]:F3} → {losses[^1]:F3}");
+    }
+
+    [Fact]
     public void Phi3_adapters_use_peft_fused_names_and_round_trip()
     {
         using var dir = new TempDir();
