@@ -6,8 +6,9 @@ namespace Pretrain.Models.Peft;
 
 /// <summary>
 /// <c>adapter_config.json</c> in PEFT's LoraConfig fields, plus our extras under <c>pretrain</c>: <c>arch</c>,
-/// <c>targets</c> and <c>layers</c> in our names, <c>base_sha256</c>, and <c>c_attn: "block_diagonal"</c> when GPT-2's
-/// q/k/v adapters were written as one block-diagonal c_attn adapter.
+/// <c>targets</c> and <c>layers</c> in our names, <c>base_sha256</c>, and <c>c_attn: "block_diagonal"</c> (GPT-2) or
+/// <c>fused: "block_diagonal"</c> (Phi-3) when separate adapters of a fused module were written as one block-diagonal
+/// adapter. DoRA sets PEFT's <c>use_dora</c>.
 /// </summary>
 internal static class PeftAdapterConfig
 {
