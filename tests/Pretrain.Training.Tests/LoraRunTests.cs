@@ -63,6 +63,41 @@ public sealed class LoraRunTests
         Assert.Equal(kind, Pretrain.Models.Peft.PeftAdapterLayout.ReadConfig(step, "gpt2").QuantizeBase);
     }
 
+    [Theory]
+    [InlineData("none")]
+    [InlineData("nf4")]
+    public void Dora_run_trains_magnitudes_and_resumes_exactly(string quantize)
+    {
+        using var dir = new TempDir();
+        TinyRun.Run(TinyRun.Recipe(dir, "base", maxSteps: 4), dir["base"]);
+        var path = TinyRun.Recipe(dir, "dora", dropout: 0.1, maxSteps: 12);
+        var text = File.ReadAllText(path);
+        Assert.Contains("lr: 3.0e-3", text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace("lr: 3.0e-3", "lr: 1.0e-2", StringComparison.Ordinal));
+        File.AppendAllText(path, $"init: {{checkpoint: '{dir["base"]}'}}\nlora: {{rank: 2, alpha: 4, dropout: 0.1, targets: [q_proj, v_proj, up_proj, down_proj], use_dora: true, quantize_base: {quantize}}}\n");
+        TinyRun.Run(path, dir["straight"]);
+        using (var cts = new CancellationTokenSource())
+            TinyRun.Run(path, dir["resumed"], observer: new StopAfter(6, cts), cancel: cts.Token);
+        TinyRun.Run(path, dir["resumed"], resume: "auto");
+
+        string Step(string run) => Path.Combine(dir[run], "checkpoints", "step-00000012");
+        var adapterConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(Step("straight"), "adapter_config.json")))!.AsObject();
+        Assert.True(adapterConfig["use_dora"]!.GetValue<bool>());
+        var adapters = Safetensors.Load(Path.Combine(Step("straight"), "adapter_model.safetensors"));
+        var magnitudes = adapters.Where(kv => kv.Key.EndsWith(".lora_magnitude_vector", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2 * 3, magnitudes.Count); // c_attn (q, v), mlp.c_fc and mlp.c_proj in each of 2 blocks
+        // m trained away from its start: the c_fc rows' norms in the base are not what the checkpoint holds.
+        var baseWeights = Safetensors.Load(Path.Combine(dir["base"], "checkpoints", "step-00000004", "model.safetensors"));
+        var cfc = baseWeights["transformer.h.0.mlp.c_fc.weight"]; // Conv1D [in, out]
+        using var start = cfc.square().sum(0).sqrt();
+        using var moved = (adapters["base_model.model.transformer.h.0.mlp.c_fc.lora_magnitude_vector"] - start).abs().max();
+        Assert.True(moved.item<float>() > 1e-4, $"m moved by {moved.item<float>()}");
+
+        // Exact resume: the magnitudes come back from the adapter file, not from the first forward.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Step("straight"), "adapter_model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(Step("resumed"), "adapter_model.safetensors")));
+    }
+
     [Fact]
     public void Lora_without_init_is_refused_with_the_key_named()
     {

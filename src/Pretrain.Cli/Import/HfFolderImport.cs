@@ -57,7 +57,9 @@ internal static class HfFolderImport
         var prefix = HfDecoderLayout.Prefix(config);
         var dtypes = weights.ToDictionary(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) || kv.Key == "lm_head.weight" ? kv.Key : prefix + kv.Key,
             kv => kv.Value.dtype, StringComparer.Ordinal);
-        int? TokenId(string key) => json[key] is JsonValue id && id.TryGetValue<int>(out var i) ? i : null;
+        // config.json's bos/eos ids (the first of a list), else generation_config.json's.
+        var generation = File.Exists(Path.Combine(dir, "generation_config.json")) ? ReadConfig(Path.Combine(dir, "generation_config.json")) : null;
+        int? TokenId(string key) => ImportTokenizer.TokenId(json[key]) ?? ImportTokenizer.TokenId(generation?[key]);
         return Build(model, () => HfDecoderLayout.LoadHf(model, weights), [], out_ =>
         {
             var tensors = HfDecoderLayout.ToHf(model);

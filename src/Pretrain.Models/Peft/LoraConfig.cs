@@ -32,6 +32,13 @@ public sealed record LoraConfig
     public bool UseRslora { get; init; }
 
     /// <summary>
+    /// DoRA (Liu et al. 2024, "Weight-Decomposed Low-Rank Adaptation"): the adapted weight is m ⊙ (W + s·B·A) /
+    /// ‖W + s·B·A‖ with a trained magnitude m per output feature (initialised to W's row norms) and the norm taken
+    /// as a constant in backward (§4.3), as PEFT's <c>use_dora</c>.
+    /// </summary>
+    public bool UseDora { get; init; }
+
+    /// <summary>
     /// The frozen base weights of the adapted projections in memory (QLoRA, Dettmers et al. 2023): "none" (float32),
     /// "int8" (per-channel absmax) or "nf4" (NormalFloat4, blocks of 64, double-quantized absmax).
     /// </summary>

@@ -13,6 +13,10 @@ namespace Pretrain.Models.Peft;
 /// (zeros), so a fresh adapter leaves the output unchanged. <see cref="Merge"/> folds s·B·A into W for inference or
 /// export; <see cref="Unmerge"/> takes it out again. <see cref="QuantizeBase"/> (QLoRA) replaces W by an int8 or NF4
 /// copy dequantized in each forward; the adapters stay float32.
+/// With DoRA (<see cref="LoraConfig.UseDora"/>, Liu et al. 2024) the layer also holds <c>lora_magnitude</c> [out]
+/// and computes y = (m / ‖W + s·B·A‖) ⊙ (x·Wᵀ + s·x·Aᵀ·Bᵀ) + b, the row norm ‖·‖ (per output feature, over the
+/// inputs) detached from the graph (§4.3). m starts as that norm, taken from the weights present at the first forward
+/// or merge (as PEFT does), so the base loaded after construction sets it and a fresh adapter changes nothing.
 /// </summary>
 public sealed class LoraLinear : Module<Tensor, Tensor>
 {
@@ -20,6 +24,10 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     private readonly Parameter? bias;   // (out,)
     private readonly Parameter lora_a;  // (r, in)
     private readonly Parameter lora_b;  // (out, r)
+    private readonly Parameter? lora_magnitude; // (out,) DoRA's m; null without DoRA
+
+    private bool _magnitudePending;      // m not yet taken from W (set at the first forward or merge) nor loaded
+    private Tensor? _mergedNorm;         // (out,) ‖W + s·B·A‖ at a DoRA merge, for Unmerge
 
     private readonly double _dropout;
     private QuantizedWeight? _quantized; // the frozen base, when quantized (weight then holds no elements)
@@ -51,6 +59,11 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
             lora_a = new Parameter(torch.empty(config.Rank, inFeatures));
             init.kaiming_uniform_(lora_a, Math.Sqrt(5));
             lora_b = new Parameter(torch.zeros(outFeatures, config.Rank));
+            if (config.UseDora)
+            {
+                lora_magnitude = new Parameter(torch.ones(outFeatures));
+                _magnitudePending = true;
+            }
         }
         RegisterComponents();
     }
@@ -76,11 +89,18 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     /// <summary>B (out, r).</summary>
     public Parameter LoraB => lora_b;
 
-    /// <summary>Whether a parameter name (any prefix) is an adapter matrix: it ends in <c>lora_a</c> or <c>lora_b</c>.</summary>
+    /// <summary>DoRA's magnitude m (out,), or null when the layer is plain LoRA.</summary>
+    public Parameter? Magnitude => lora_magnitude;
+
+    /// <summary>
+    /// Whether a parameter name (any prefix) is an adapter parameter: it ends in <c>lora_a</c>, <c>lora_b</c> or
+    /// <c>lora_magnitude</c> (DoRA).
+    /// </summary>
     public static bool IsAdapterParameter(string name) =>
-        name is nameof(lora_a) or nameof(lora_b)
+        name is nameof(lora_a) or nameof(lora_b) or nameof(lora_magnitude)
         || name.EndsWith("." + nameof(lora_a), StringComparison.Ordinal)
-        || name.EndsWith("." + nameof(lora_b), StringComparison.Ordinal);
+        || name.EndsWith("." + nameof(lora_b), StringComparison.Ordinal)
+        || name.EndsWith("." + nameof(lora_magnitude), StringComparison.Ordinal);
 
     /// <summary>The quantized base weight, or null when W is held in full.</summary>
     public QuantizedWeight? QuantizedBase => _quantized;
@@ -105,12 +125,64 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) // (..., in) -> (..., out)
     {
+        if (lora_magnitude is not null && !Merged)
+            return DoraForward(x);
         var y = _quantized is null ? functional.linear(x, weight, bias) : functional.linear(x, _quantized.Dequantize().to_type(x.dtype), bias); // (..., out)
         if (Merged)
             return y;
         var h = functional.dropout(x, _dropout, training);
         var update = functional.linear(functional.linear(h, lora_a), lora_b); // (..., r) -> (..., out)
         return y + update * Scale;
+    }
+
+    // DoRA (Liu et al. 2024, eq. 5): W' = m ⊙ V / ‖V‖ with V = W + s·B·A, ‖V‖ per output row and constant in backward.
+    // Without dropout: y = (m/‖V‖) ⊙ (x·Wᵀ + s·x·Aᵀ·Bᵀ) + b. With dropout (training) the adapter terms see drop(x),
+    // as PEFT computes it: y = x·Wᵀ + b + (m/‖V‖ − 1) ⊙ drop(x)·Wᵀ + (m/‖V‖) ⊙ s·drop(x)·Aᵀ·Bᵀ.
+    private Tensor DoraForward(Tensor x)
+    {
+        EnsureMagnitude();
+        using var w = _quantized is null ? weight.alias() : _quantized.Dequantize().to_type(x.dtype); // (out, in)
+        using var norm = DirectionNorm();                                                              // (out,)
+        var scale = lora_magnitude! / norm;                                                            // (out,) grads reach m only
+        var dropped = training && _dropout > 0;
+        var h = dropped ? functional.dropout(x, _dropout, true) : x;
+        var update = functional.linear(functional.linear(h, lora_a), lora_b) * Scale;                  // (..., out)
+        var y = dropped
+            ? functional.linear(x, w, bias) + functional.linear(h, w) * (scale - 1) + update * scale
+            : (functional.linear(x, w) + update) * scale;
+        return bias is null || dropped ? y : y + bias;
+    }
+
+    /// <summary>‖W + s·B·A‖ per output row (out,), float32, without grad; W dequantized when the base is quantized.</summary>
+    public Tensor DirectionNorm()
+    {
+        using var _ = torch.no_grad();
+        using var w = _quantized is null ? weight.to_type(ScalarType.Float32) : _quantized.Dequantize();
+        using var ba = torch.mm(lora_b, lora_a).to_type(ScalarType.Float32); // (out, r)·(r, in)
+        using var v = w + ba * Scale;
+        using var squares = v.square();
+        using var sum = squares.sum(1);
+        return sum.sqrt();
+    }
+
+    /// <summary>DoRA: sets m to the current ‖W + s·B·A‖ (what a fresh adapter starts from). Does nothing without DoRA.</summary>
+    public void ResetMagnitude()
+    {
+        if (lora_magnitude is null)
+            return;
+        using var norm = DirectionNorm();
+        using (torch.no_grad())
+            lora_magnitude.copy_(norm);
+        _magnitudePending = false;
+    }
+
+    /// <summary>DoRA: m was loaded (an adapter file); the first forward keeps it instead of taking W's norms.</summary>
+    internal void MagnitudeLoaded() => _magnitudePending = false;
+
+    internal void EnsureMagnitude()
+    {
+        if (_magnitudePending)
+            ResetMagnitude();
     }
 
     /// <summary>The update s·B·A (out, in), detached, in the weight's dtype.</summary>
@@ -135,9 +207,20 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
             _quantized.Dispose();
             _quantized = null;
         }
+        EnsureMagnitude();
+        // DoRA: the norm of W + s·B·A before it is folded in (kept for Unmerge).
+        var norm = lora_magnitude is null ? null : DirectionNorm().DetachFromDisposeScope();
         using var delta = Delta();
         using (torch.no_grad())
+        {
             weight.add_(delta);
+            if (norm is not null)
+            {
+                using var rowScale = (lora_magnitude! / norm).unsqueeze(1).to_type(weight.dtype); // (out, 1)
+                weight.mul_(rowScale);
+            }
+        }
+        _mergedNorm = norm;
         Merged = true;
     }
 
@@ -148,8 +231,22 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
             return;
         using var delta = Delta();
         using (torch.no_grad())
+        {
+            if (_mergedNorm is not null)
+            {
+                using var rowScale = (_mergedNorm / lora_magnitude!).unsqueeze(1).to_type(weight.dtype); // (out, 1)
+                weight.mul_(rowScale);
+            }
             weight.sub_(delta);
+        }
+        DropMergedNorm();
         Merged = false;
+    }
+
+    private void DropMergedNorm()
+    {
+        _mergedNorm?.Dispose();
+        _mergedNorm = null;
     }
 
     /// <summary>
@@ -190,6 +287,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     {
         using (torch.no_grad())
             weight.copy_(original);
+        DropMergedNorm();
         Merged = false;
     }
 }

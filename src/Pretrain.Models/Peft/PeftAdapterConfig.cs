@@ -6,8 +6,9 @@ namespace Pretrain.Models.Peft;
 
 /// <summary>
 /// <c>adapter_config.json</c> in PEFT's LoraConfig fields, plus our extras under <c>pretrain</c>: <c>arch</c>,
-/// <c>targets</c> and <c>layers</c> in our names, <c>base_sha256</c>, and <c>c_attn: "block_diagonal"</c> when GPT-2's
-/// q/k/v adapters were written as one block-diagonal c_attn adapter.
+/// <c>targets</c> and <c>layers</c> in our names, <c>base_sha256</c>, and <c>c_attn: "block_diagonal"</c> (GPT-2) or
+/// <c>fused: "block_diagonal"</c> (Phi-3) when separate adapters of a fused module were written as one block-diagonal
+/// adapter. DoRA sets PEFT's <c>use_dora</c>.
 /// </summary>
 internal static class PeftAdapterConfig
 {
@@ -43,7 +44,7 @@ internal static class PeftAdapterConfig
             ["fan_in_fan_out"] = arch == "gpt2",
             ["modules_to_save"] = save.Count > 0 ? new JsonArray([.. save.Select(s => (JsonNode)s)]) : null,
             ["use_rslora"] = lora.UseRslora,
-            ["use_dora"] = false,
+            ["use_dora"] = lora.UseDora,
             ["init_lora_weights"] = true,
             ["inference_mode"] = true,
             ["pretrain"] = new JsonObject
@@ -52,13 +53,19 @@ internal static class PeftAdapterConfig
                 ["targets"] = new JsonArray([.. lora.Targets.Select(t => (JsonNode)t)]),
                 ["layers"] = lora.Layers is null ? null : new JsonArray([.. lora.Layers.Select(l => (JsonNode)l)]),
                 ["base_sha256"] = baseSha256,
-                ["c_attn"] = fusedParts.Count > 0 ? BlockDiagonal : null,
+                [FusedKey(arch)] = fusedParts.Count > 0 ? BlockDiagonal : null,
             },
         };
         if (lora.QuantizeBase != "none")
             json["pretrain"]!["quantize_base"] = lora.QuantizeBase; // the base the adapter was trained against (QLoRA)
         return json;
     }
+
+    /// <summary>
+    /// The extras key that says fused modules hold our separate adapters block-diagonally: <c>c_attn</c> (GPT-2, the
+    /// original name) or <c>fused</c> (Phi-3's qkv_proj and gate_up_proj).
+    /// </summary>
+    public static string FusedKey(string arch) => arch == "gpt2" ? "c_attn" : "fused";
 
     public static JsonObject Read(string path)
     {
@@ -95,7 +102,7 @@ internal static class PeftAdapterConfig
 
     private static string? DefaultTaskType(string arch, bool hasClassifier) => arch switch
     {
-        "gpt2" or "llama" => "CAUSAL_LM",
+        "gpt2" or "llama" or "phi3" => "CAUSAL_LM",
         "bert" => hasClassifier ? "SEQ_CLS" : "FEATURE_EXTRACTION",
         _ => null,
     };

@@ -82,6 +82,19 @@ public static class PeftAdapterLayout
 
     internal const string Prefix = "base_model.model.";
 
+    /// <summary>PEFT's name for DoRA's magnitude in adapter files: <c>&lt;module&gt;.lora_magnitude_vector</c> [out].</summary>
+    internal const string MagnitudeKey = "lora_magnitude_vector";
+
+    /// <summary>‖W‖ per output row (out,), float32: DoRA's m for a weight without an update.</summary>
+    internal static Tensor RowNorms(Tensor weight)
+    {
+        using var _ = torch.no_grad();
+        using var w = weight.to_type(ScalarType.Float32);
+        using var squares = w.square();
+        using var sum = squares.sum(1);
+        return sum.sqrt();
+    }
+
     private static void SaveAny(string dir, nn.Module model, ClassifierHead? classifier, PeftAdapterOptions options)
     {
         var arch = PeftArch.Of(model);
@@ -90,26 +103,39 @@ public static class PeftAdapterLayout
         using var scope = torch.NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var patterns = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var group in LoraModel.Layers(model).Select(l => (Module: PeftArch.Module(arch, l.Name), l.Layer)).GroupBy(x => x.Module.HfPath))
+        foreach (var group in PeftArch.Groups(model, arch))
         {
-            var parts = group.OrderBy(x => x.Module.Part).ToList();
+            var targeted = group.Targeted.ToList();
+            foreach (var part in targeted)
+                part.Layer!.EnsureMagnitude(); // DoRA's m as the forward would start it, when no forward has run yet
             Tensor a, b;
-            if (parts[0].Module.Part < 0)
+            Tensor? m = null;
+            if (!group.Fused)
             {
-                (a, b) = (parts[0].Layer.LoraA, parts[0].Layer.LoraB);
+                var layer = targeted[0].Layer!;
+                (a, b, m) = (layer.LoraA, layer.LoraB, layer.Magnitude);
             }
             else
             {
-                // GPT-2 c_attn: rank |S|·r, A stacked, B block-diagonal over the q, k, v row blocks.
-                var (r, rows) = (lora.Rank, parts[0].Layer.LoraB.shape[0]);
-                a = torch.cat(parts.Select(p => (Tensor)p.Layer.LoraA).ToArray(), 0);                  // (|S|·r, in)
-                b = torch.zeros(3 * rows, parts.Count * r, dtype: a.dtype, device: a.device);          // (3·d, |S|·r)
-                for (var j = 0; j < parts.Count; j++)
-                    b[TensorIndex.Slice(parts[j].Module.Part * rows, (parts[j].Module.Part + 1) * rows), TensorIndex.Slice(j * r, (j + 1) * r)] = parts[j].Layer.LoraB.detach();
-                patterns["c_attn"] = parts.Count;
+                // Fused module (GPT-2 c_attn, Phi-3 qkv_proj / gate_up_proj): rank |S|·r, A stacked, B block-diagonal
+                // over the targeted parts' row blocks, zero rows for the untargeted parts.
+                var r = lora.Rank;
+                a = torch.cat(targeted.Select(p => (Tensor)p.Layer!.LoraA).ToArray(), 0);                // (|S|·r, in)
+                b = torch.zeros(group.Rows, targeted.Count * r, dtype: a.dtype, device: a.device);       // (Σ rows, |S|·r)
+                for (var j = 0; j < targeted.Count; j++)
+                    b[TensorIndex.Slice(targeted[j].Offset, targeted[j].Offset + targeted[j].Rows), TensorIndex.Slice(j * r, (j + 1) * r)] = targeted[j].Layer!.LoraB.detach();
+                patterns[group.HfPath[(group.HfPath.LastIndexOf('.') + 1)..]] = targeted.Count;
+                if (lora.UseDora)
+                {
+                    // DoRA's m over the fused rows; an untargeted part keeps its rows' norms, so PEFT's m/‖W‖ is 1 there.
+                    using var _ = torch.no_grad();
+                    m = torch.cat(group.Parts.Select(p => p.Layer?.Magnitude?.detach() ?? RowNorms(p.FrozenWeight!)).ToArray(), 0); // (Σ rows,)
+                }
             }
-            tensors[$"{Prefix}{group.Key}.lora_A.weight"] = a.detach();
-            tensors[$"{Prefix}{group.Key}.lora_B.weight"] = b.detach();
+            tensors[$"{Prefix}{group.HfPath}.lora_A.weight"] = a.detach();
+            tensors[$"{Prefix}{group.HfPath}.lora_B.weight"] = b.detach();
+            if (m is not null)
+                tensors[$"{Prefix}{group.HfPath}.{MagnitudeKey}"] = m.detach();
         }
         var modulesToSave = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var t in ModulesToSave(model, classifier, options.ModulesToSave))

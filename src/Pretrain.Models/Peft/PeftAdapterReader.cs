@@ -27,54 +27,85 @@ internal static class PeftAdapterReader
         var copies = new List<(Tensor Target, Tensor Source)>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         var rslora = HfJson.Bool(json, "use_rslora") ?? false;
-        var blockDiagonal = HfJson.Str(json["pretrain"] as JsonObject, "c_attn") == PeftAdapterConfig.BlockDiagonal;
+        var dora = HfJson.Bool(json, "use_dora") ?? false;
+        var blockDiagonal = HfJson.Str(json["pretrain"] as JsonObject, PeftAdapterConfig.FusedKey(arch)) == PeftAdapterConfig.BlockDiagonal;
+        var modelDora = PeftArch.Lora(model)!.UseDora;
+        if (dora != modelDora)
+            problems.Add(dora ? "the adapter is DoRA (use_dora: true), the model was built without lora.use_dora" : "the model was built with lora.use_dora, the adapter is plain LoRA (use_dora: false)");
+        var loaded = new List<LoraLinear>();
 
-        foreach (var group in LoraModel.Layers(model).Select(l => (Module: PeftArch.Module(arch, l.Name), l.Layer)).GroupBy(x => x.Module.HfPath))
+        foreach (var group in PeftArch.Groups(model, arch))
         {
-            var (aName, bName) = ($"{PeftAdapterLayout.Prefix}{group.Key}.lora_A.weight", $"{PeftAdapterLayout.Prefix}{group.Key}.lora_B.weight");
+            var (aName, bName, mName) = ($"{PeftAdapterLayout.Prefix}{group.HfPath}.lora_A.weight", $"{PeftAdapterLayout.Prefix}{group.HfPath}.lora_B.weight",
+                $"{PeftAdapterLayout.Prefix}{group.HfPath}.{PeftAdapterLayout.MagnitudeKey}");
             used.Add(aName);
             used.Add(bName);
             file.TryGetValue(aName, out var a);
             file.TryGetValue(bName, out var b);
+            Tensor? m = null;
+            if (dora && modelDora)
+            {
+                used.Add(mName);
+                if (!file.TryGetValue(mName, out m))
+                    problems.Add($"missing '{mName}' (use_dora is true)");
+            }
             if (a is null || b is null)
             {
                 problems.Add("missing " + string.Join(", ", new[] { (aName, a), (bName, b) }.Where(x => x.Item2 is null).Select(x => $"'{x.Item1}'")));
                 continue;
             }
-            var parts = group.OrderBy(x => x.Module.Part).ToList();
-            var first = parts[0].Layer;
-            var (rank, inDim, outDim) = (first.Rank, first.LoraA.shape[1], first.LoraB.shape[0]);
+            var targeted = group.Targeted.ToList();
+            var first = targeted[0].Layer!;
+            var (rank, inDim) = (first.Rank, first.LoraA.shape[1]);
             var fileRank = a.dim() == 2 ? a.shape[0] : -1;
-            var alpha = PeftAdapterConfig.AlphaFor(json, group.Key);
+            var alpha = PeftAdapterConfig.AlphaFor(json, group.HfPath);
             var fileScale = rslora ? alpha / Math.Sqrt(fileRank) : alpha / fileRank;
             if (Math.Abs(fileScale - first.Scale) > 1e-9 * Math.Abs(first.Scale))
-                problems.Add($"'{group.Key}' is scaled by {fileScale:G6} in the adapter (lora_alpha {alpha:G6}, rank {fileRank}{(rslora ? ", rsLoRA" : "")}), the model by {first.Scale:G6}");
+                problems.Add($"'{group.HfPath}' is scaled by {fileScale:G6} in the adapter (lora_alpha {alpha:G6}, rank {fileRank}{(rslora ? ", rsLoRA" : "")}), the model by {first.Scale:G6}");
+            if (m is not null && !Shape(m, [group.Rows], mName, problems))
+                continue;
 
-            if (parts[0].Module.Part < 0)
+            if (!group.Fused)
             {
-                if (!Shape(a, [rank, inDim], aName, problems) | !Shape(b, [outDim, rank], bName, problems))
+                if (!Shape(a, [rank, inDim], aName, problems) | !Shape(b, [group.Rows, rank], bName, problems))
                     continue;
                 copies.Add((first.LoraA, a));
                 copies.Add((first.LoraB, b));
+                if (m is not null)
+                    copies.Add((first.Magnitude!, m));
+                loaded.Add(first);
             }
             else
             {
-                // GPT-2 c_attn: block-diagonal (ours, rank |S|·r) or PEFT's shared A (rank r, all of q, k, v).
+                // Fused module: block-diagonal (ours, rank |S|·r) or PEFT's shared A (rank r, all parts).
                 var sharedA = !blockDiagonal;
-                var wantRank = sharedA ? rank : parts.Count * rank;
-                if (!Shape(a, [wantRank, inDim], aName, problems) | !Shape(b, [3 * outDim, wantRank], bName, problems))
+                var wantRank = sharedA ? rank : targeted.Count * rank;
+                if (!Shape(a, [wantRank, inDim], aName, problems) | !Shape(b, [group.Rows, wantRank], bName, problems))
                     continue;
                 using var rest = b.clone();
-                for (var j = 0; j < parts.Count; j++)
+                for (var j = 0; j < targeted.Count; j++)
                 {
-                    var rows = TensorIndex.Slice(parts[j].Module.Part * outDim, (parts[j].Module.Part + 1) * outDim);
+                    var part = targeted[j];
+                    var rows = TensorIndex.Slice(part.Offset, part.Offset + part.Rows);
                     var cols = sharedA ? TensorIndex.Colon : TensorIndex.Slice(j * rank, (j + 1) * rank);
-                    copies.Add((parts[j].Layer.LoraA, sharedA ? a : a[cols]));
-                    copies.Add((parts[j].Layer.LoraB, b[rows, cols]));
+                    copies.Add((part.Layer!.LoraA, sharedA ? a : a[cols]));
+                    copies.Add((part.Layer.LoraB, b[rows, cols]));
+                    if (m is not null)
+                        copies.Add((part.Layer.Magnitude!, m[rows]));
+                    loaded.Add(part.Layer);
                     rest[rows, cols] = 0;
                 }
                 if (rest.abs().max().item<float>() != 0)
-                    problems.Add($"'{bName}' adapts {(sharedA ? "a projection of q, k, v this model does not target" : "across the q/k/v blocks, which separate adapters cannot hold")}");
+                    problems.Add($"'{bName}' adapts {(sharedA ? $"a projection of {string.Join(", ", group.Parts.Select(p => p.Ours))} this model does not target" : "across the blocks of the fused projections, which separate adapters cannot hold")}");
+                foreach (var part in group.Parts.Where(p => p.Layer is null && m is not null))
+                {
+                    // DoRA on an untargeted part: only m = ‖W‖ (scale 1) leaves it as our plain linear computes it.
+                    using var norms = PeftAdapterLayout.RowNorms(part.FrozenWeight!);
+                    using var diff = (m![TensorIndex.Slice(part.Offset, part.Offset + part.Rows)] - norms).abs().max();
+                    using var size = norms.abs().max();
+                    if (diff.item<float>() > 1e-4 * Math.Max(1, size.item<float>()))
+                        problems.Add($"'{mName}' rescales the rows of {part.Ours}, which this model does not target");
+                }
             }
         }
 
@@ -102,6 +133,8 @@ internal static class PeftAdapterReader
         using var _ = torch.no_grad();
         foreach (var (target, source) in copies)
             target.copy_(source);
+        foreach (var layer in loaded.Where(l => l.Magnitude is not null))
+            layer.MagnitudeLoaded();
     }
 
     public static LoraConfig ReadConfig(string dir, string? arch)
@@ -124,6 +157,7 @@ internal static class PeftAdapterReader
             Alpha = HfJson.Num(json, "lora_alpha") ?? 8,
             Dropout = HfJson.Num(json, "lora_dropout") ?? 0,
             UseRslora = HfJson.Bool(json, "use_rslora") ?? false,
+            UseDora = HfJson.Bool(json, "use_dora") ?? false,
             QuantizeBase = HfJson.Str(extras, "quantize_base") ?? "none",
             Targets = targets,
             Layers = layers?.Select(n => n!.GetValue<int>()).ToList(),
@@ -143,8 +177,6 @@ internal static class PeftAdapterReader
     {
         if (HfJson.Str(json, "peft_type") != "LORA")
             throw new WeightsException($"{path}: peft_type is '{HfJson.Str(json, "peft_type")}', not LORA.");
-        if (HfJson.Bool(json, "use_dora") == true)
-            throw new WeightsException($"{path}: use_dora is true; DoRA adapters are not supported.");
         if (HfJson.Str(json, "bias") is string bias && bias != "none")
             throw new WeightsException($"{path}: bias is '{bias}'; only 'none' is supported (biases stay frozen).");
         var extras = json["pretrain"] as JsonObject;

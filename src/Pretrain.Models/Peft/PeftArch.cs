@@ -10,7 +10,8 @@ namespace Pretrain.Models.Peft;
 /// <summary>
 /// The explicit map from our module paths to the Hugging Face module paths PEFT names adapters by, per architecture:
 /// GPT2LMHeadModel (<c>transformer.h.{i}.attn.c_attn</c>, q/k/v fused), LlamaForCausalLM
-/// (<c>model.layers.{i}.self_attn.q_proj</c>), BERT task models (<c>bert.encoder.layer.{i}.attention.self.query</c>) and
+/// (<c>model.layers.{i}.self_attn.q_proj</c>), Phi3ForCausalLM (<c>model.layers.{i}.self_attn.qkv_proj</c> and
+/// <c>mlp.gate_up_proj</c>, fused as its checkpoints are), BERT task models (<c>bert.encoder.layer.{i}.attention.self.query</c>) and
 /// ViT task models (<c>vit.encoder.layer.{i}.attention.attention.query</c>).
 /// </summary>
 internal static partial class PeftArch
@@ -23,7 +24,7 @@ internal static partial class PeftArch
 
     public static string Of(nn.Module model) => model switch
     {
-        DecoderLm d => d.Config.IsLlama ? "llama" : "gpt2",
+        DecoderLm d => !d.Config.IsLlama ? "gpt2" : d.Config.Layout == "phi3" ? "phi3" : "llama",
         EncoderLm => "bert",
         VisionTransformer => "vit",
         _ => throw new ArgumentException($"PEFT adapters are defined for DecoderLm, EncoderLm and VisionTransformer, not {model.GetType().Name}."),
@@ -48,13 +49,13 @@ internal static partial class PeftArch
     };
 
     /// <summary>PEFT's <c>layers_pattern</c>: the Hugging Face name of the block list.</summary>
-    public static string LayersPattern(string arch) => arch switch { "gpt2" => "h", "llama" => "layers", _ => "layer" };
+    public static string LayersPattern(string arch) => arch switch { "gpt2" => "h", "llama" or "phi3" => "layers", _ => "layer" };
 
     /// <summary>The module path prefix up to the block index, task prefix included.</summary>
     public static string BlockPrefix(string arch) => arch switch
     {
         "gpt2" => "transformer.h.",
-        "llama" => "model.layers.",
+        "llama" or "phi3" => "model.layers.",
         "bert" => "bert.encoder.layer.",
         _ => "vit.encoder.layer.",
     };
@@ -68,6 +69,10 @@ internal static partial class PeftArch
         ("gpt2", "down_proj") => "mlp.c_proj",
         ("llama", "q_proj" or "k_proj" or "v_proj" or "o_proj") => "self_attn." + ours,
         ("llama", "gate_proj" or "up_proj" or "down_proj") => "mlp." + ours,
+        ("phi3", "q_proj" or "k_proj" or "v_proj") => "self_attn.qkv_proj",
+        ("phi3", "o_proj") => "self_attn.o_proj",
+        ("phi3", "gate_proj" or "up_proj") => "mlp.gate_up_proj",
+        ("phi3", "down_proj") => "mlp.down_proj",
         ("bert", "q_proj") => "attention.self.query",
         ("bert", "k_proj") => "attention.self.key",
         ("bert", "v_proj") => "attention.self.value",
@@ -82,19 +87,30 @@ internal static partial class PeftArch
 
     /// <summary>Our projection names that exist in the architecture.</summary>
     public static IEnumerable<string> Projections(string arch) =>
-        LoraConfig.KnownTargets.Where(t => arch == "llama" || t != "gate_proj");
+        LoraConfig.KnownTargets.Where(t => arch is "llama" or "phi3" || t != "gate_proj");
 
     /// <summary>Linear modules outside the blocks, which a short target name must not match by accident.</summary>
     public static IEnumerable<string> OtherLinears(string arch) => arch switch
     {
-        "gpt2" or "llama" => ["lm_head"],
+        "gpt2" or "llama" or "phi3" => ["lm_head"],
         "bert" => ["bert.pooler.dense", "cls.predictions.transform.dense", "classifier"],
         _ => ["vit.pooler.dense", "classifier"],
     };
 
     /// <summary>
+    /// Our projections that one Hugging Face module fuses, in its row order (GPT-2's c_attn and Phi-3's qkv_proj:
+    /// q, k, v; Phi-3's gate_up_proj: gate, up), or null when <paramref name="ours"/> is a module of its own.
+    /// </summary>
+    public static string[]? FusedWith(string arch, string ours) => (arch, ours) switch
+    {
+        ("gpt2" or "phi3", "q_proj" or "k_proj" or "v_proj") => ["q_proj", "k_proj", "v_proj"],
+        ("phi3", "gate_proj" or "up_proj") => ["gate_proj", "up_proj"],
+        _ => null,
+    };
+
+    /// <summary>
     /// The Hugging Face module path of one of our LoRA layers (<c>blocks.3.attn.q_proj</c> →
-    /// <c>transformer.h.3.attn.c_attn</c>), with the q/k/v part (0, 1, 2) for GPT-2's fused c_attn, else −1.
+    /// <c>transformer.h.3.attn.c_attn</c>), with its part in a fused module (<see cref="FusedWith"/>), else −1.
     /// </summary>
     public static (string HfPath, int Part, int Layer, string Ours) Module(string arch, string ourPath)
     {
@@ -102,8 +118,58 @@ internal static partial class PeftArch
         if (!m.Success)
             throw new ArgumentException($"'{ourPath}' is not a projection inside a block; PEFT adapters are defined for those only.");
         var (layer, name) = (int.Parse(m.Groups[1].Value), m.Groups[2].Value);
-        var part = arch == "gpt2" ? Array.IndexOf(new[] { "q_proj", "k_proj", "v_proj" }, name) : -1;
+        var part = FusedWith(arch, name) is { } fused ? Array.IndexOf(fused, name) : -1;
         return (BlockPrefix(arch) + layer + "." + InBlock(arch, name), part, layer, name);
+    }
+
+    /// <summary>One of our projections inside a PEFT module: its rows there, and its LoRA layer or, untargeted, its frozen weight.</summary>
+    internal sealed record ModulePart(string Ours, long Offset, long Rows, LoraLinear? Layer, Tensor? FrozenWeight);
+
+    /// <summary>A PEFT module of a block that holds at least one of our LoRA layers, with every projection it spans.</summary>
+    internal sealed record ModuleGroup(string HfPath, IReadOnlyList<ModulePart> Parts)
+    {
+        public bool Fused => Parts.Count > 1;
+
+        public long Rows => Parts.Sum(p => p.Rows);
+
+        public IEnumerable<ModulePart> Targeted => Parts.Where(p => p.Layer is not null);
+    }
+
+    /// <summary>
+    /// The PEFT modules that hold the model's LoRA layers, in module order. A fused module (GPT-2 c_attn, Phi-3
+    /// qkv_proj / gate_up_proj) lists all its projections with their row offsets, the untargeted ones as plain linears.
+    /// </summary>
+    public static List<ModuleGroup> Groups(nn.Module model, string arch)
+    {
+        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var groups = new List<ModuleGroup>();
+        foreach (var g in LoraModel.Layers(model).Select(l => (l.Name, Module: Module(arch, l.Name))).GroupBy(x => x.Module.HfPath))
+        {
+            var (name, module) = g.First();
+            if (FusedWith(arch, module.Ours) is not { } fused)
+            {
+                var layer = (LoraLinear)modules[name];
+                groups.Add(new ModuleGroup(g.Key, [new ModulePart(module.Ours, 0, layer.LoraB.shape[0], layer, null)]));
+                continue;
+            }
+            var parent = name[..(name.LastIndexOf('.') + 1)];
+            var parts = new List<ModulePart>();
+            long offset = 0;
+            foreach (var part in fused)
+            {
+                var (layer, frozen) = modules[parent + part] switch
+                {
+                    LoraLinear l => (l, (Tensor?)null),
+                    TorchSharp.Modules.Linear l => ((LoraLinear?)null, (Tensor)l.weight!),
+                    var other => throw new ArgumentException($"'{parent + part}' is a {other.GetType().Name}, not a linear layer."),
+                };
+                var rows = layer?.LoraB.shape[0] ?? frozen!.shape[0];
+                parts.Add(new ModulePart(part, offset, rows, layer, frozen));
+                offset += rows;
+            }
+            groups.Add(new ModuleGroup(g.Key, parts));
+        }
+        return groups;
     }
 
     /// <summary>

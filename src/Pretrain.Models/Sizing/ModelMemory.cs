@@ -184,7 +184,8 @@ public static class ModelMemory
     {
         if (lora is null)
             return (baseCount, baseCount);
-        double perLayer = lora.Targets.Sum(t => (double)lora.Rank * (d + (t is "gate_proj" or "up_proj" or "down_proj" ? mlp : d)));
+        double perLayer = lora.Targets.Sum(t => (double)lora.Rank * (d + (t is "gate_proj" or "up_proj" or "down_proj" ? mlp : d))
+            + (lora.UseDora ? (t is "gate_proj" or "up_proj" ? mlp : d) : 0)); // DoRA: m, one per output feature
         double adapted = lora.Layers?.Count ?? layers;
         double adapters = adapted * perLayer;
         return (baseCount + adapters, adapters);

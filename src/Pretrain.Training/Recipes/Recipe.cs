@@ -54,6 +54,8 @@ public sealed record LoraSection
     public IReadOnlyList<int>? Layers { get; init; }
     /// <summary>Scale alpha/sqrt(r) instead of alpha/r.</summary>
     public bool UseRslora { get; init; }
+    /// <summary>DoRA (Liu et al. 2024): a trained magnitude per output feature over the normalised W + s·B·A.</summary>
+    public bool UseDora { get; init; }
     /// <summary>Further parameters to train, as globs over our names ("*norm*", "classifier.*").</summary>
     public IReadOnlyList<string> Trainable { get; init; } = [];
     /// <summary>Also write the merged full model.safetensors into each checkpoint (adapter-only otherwise).</summary>

@@ -101,7 +101,10 @@ public sealed class DecoderTaskModel
             LoadBase(Model, directory);
             return;
         }
-        LoadBase(Model, _initDir!);   // the frozen base, then this checkpoint's adapters (base sha256 checked)
+        // The frozen base, then this checkpoint's adapters (base sha256 checked). A quantized base (QLoRA) was loaded
+        // from the same init folder at Build and holds no float weights to load into; it stays as it is.
+        if (Model.Lora.QuantizeBase == "none")
+            LoadBase(Model, _initDir!);
         PeftAdapterLayout.Load(directory, Model, Path.Combine(_initDir!, "model.safetensors"));
     }
 }

@@ -66,6 +66,7 @@ public sealed class TaskContext(Recipe recipe, string runDir, Device device, Dat
         Targets = Pretrain.Models.Peft.LoraTargets.Normalize(Recipe.Model.Arch, l.Targets), // query/value (Hugging Face names) → q_proj/v_proj
         Layers = l.Layers,
         UseRslora = l.UseRslora,
+        UseDora = l.UseDora,
         QuantizeBase = l.QuantizeBase,
     } : null;
 

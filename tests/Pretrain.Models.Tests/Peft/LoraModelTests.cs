@@ -16,7 +16,7 @@ public sealed class LoraModelTests
         Targets = arch switch
         {
             "gpt2" => ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"],
-            "llama" => ["q_proj", "v_proj", "gate_proj", "down_proj"],
+            "llama" or "phi3" => ["q_proj", "v_proj", "gate_proj", "down_proj"],
             "bert" => ["q_proj", "v_proj", "down_proj"],
             _ => ["q_proj", "v_proj", "o_proj"],
         },

@@ -16,8 +16,8 @@ internal static class LoraModels
     {
         switch (arch)
         {
-            case "gpt2" or "llama":
-                var d = new DecoderLm(TinyConfigs.ByArch(arch), lora);
+            case "gpt2" or "llama" or "phi3":
+                var d = new DecoderLm(arch == "phi3" ? TinyConfigs.Llama() with { Layout = "phi3" } : TinyConfigs.ByArch(arch), lora);
                 d.InitializeWeights(seed);
                 return d;
             case "bert":
@@ -37,7 +37,7 @@ internal static class LoraModels
         using var g = new Generator(11);
         return arch switch
         {
-            "gpt2" or "llama" => torch.randint(0, 37, [2, 7], ScalarType.Int64, generator: g),
+            "gpt2" or "llama" or "phi3" => torch.randint(0, 37, [2, 7], ScalarType.Int64, generator: g),
             "bert" => torch.randint(0, 41, [2, 7], ScalarType.Int64, generator: g),
             _ => torch.randn([2, 3, 16, 16], generator: g),
         };

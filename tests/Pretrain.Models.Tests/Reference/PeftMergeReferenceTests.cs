@@ -31,6 +31,12 @@ public sealed class PeftMergeReferenceTests
             ("gpt2-rslora-qv", "gpt2", new LoraConfig { Rank = 4, Alpha = 3, UseRslora = true, Targets = ["q_proj", "v_proj"], Layers = [1] }),
             ("llama", "llama", LoraModelTests.ConfigFor("llama")),
             ("bert", "bert", LoraModelTests.ConfigFor("bert")),
+            ("phi3", "phi3", LoraModelTests.ConfigFor("phi3")),
+            // DoRA: fused c_attn / qkv_proj / gate_up_proj with untargeted parts, rsLoRA, an encoder.
+            ("gpt2-dora", "gpt2", LoraModelTests.ConfigFor("gpt2") with { Targets = ["q_proj", "v_proj", "down_proj"], UseDora = true }),
+            ("llama-dora-rslora", "llama", LoraModelTests.ConfigFor("llama") with { UseDora = true, UseRslora = true }),
+            ("phi3-dora", "phi3", LoraModelTests.ConfigFor("phi3") with { UseDora = true }),
+            ("bert-dora", "bert", LoraModelTests.ConfigFor("bert") with { UseDora = true }),
         };
         var script = Path.Combine(AppContext.BaseDirectory, "Reference", "peft_merge_reference.py");
         foreach (var (name, arch, lora) in cases)
@@ -38,6 +44,8 @@ public sealed class PeftMergeReferenceTests
             var caseDir = Path.Combine(dir.Path, name);
             using var model = LoraModels.Build(arch, lora);
             TestWeights.Randomize(model, seed: name.Length);
+            if (lora.UseDora)
+                TrainMagnitudes(model, seed: name.Length);
             var basePath = Path.Combine(dir.Path, name + "-base.safetensors");
             Safetensors.Save(basePath, LoraModelTests.ToHf(model)); // the base weights: the layouts leave lora_* out
             switch (model)
@@ -58,6 +66,19 @@ public sealed class PeftMergeReferenceTests
                 _output.WriteLine($"{name} {tensor}: max |ours − reference| = {diff:E2}");
                 Assert.True(diff < 1e-5, $"{name} {tensor}: {diff}");
             }
+        }
+    }
+
+    /// <summary>DoRA's m as after training: the start (W's row norms) times factors in [0.5, 1.5).</summary>
+    internal static void TrainMagnitudes(nn.Module model, int seed)
+    {
+        using var g = new Generator((ulong)seed);
+        using var _ = torch.no_grad();
+        foreach (var (_, layer) in LoraModel.Layers(model))
+        {
+            layer.ResetMagnitude();
+            using var factor = torch.rand(layer.Magnitude!.shape, generator: g) + 0.5;
+            layer.Magnitude.mul_(factor);
         }
     }
 }

@@ -5,7 +5,9 @@ Written from PEFT's documented adapter layout: adapter_model.safetensors holds b
 [r, in] and .lora_B.weight [out, r]; the update of <module>.weight is scale * B @ A with scale = lora_alpha / r
 (lora_alpha / sqrt(r) when use_rslora), where rank_pattern / alpha_pattern override r / lora_alpha for the modules
 whose path ends in a pattern key; with fan_in_fan_out (GPT-2 Conv1D, weights stored [in, out]) the update is
-transposed. Shares no code with Pretrain and does not use the peft library. Computes in float64.
+transposed. With use_dora (DoRA, Liu et al. 2024, eq. 5) the merged weight is m * V / ||V||_c with V = W + delta as
+[out, in], ||V||_c the L2 norm of each output row and m the adapter's <module>.lora_magnitude_vector [out].
+Shares no code with Pretrain and does not use the peft library. Computes in float64.
 
 Usage: peft_merge_reference.py ADAPTER_DIR BASE_SAFETENSORS OUT_SAFETENSORS
 Writes the merged weight of every adapted module (float32, Hugging Face names) to OUT_SAFETENSORS.
@@ -61,10 +63,15 @@ def main(adapter_dir, base_path, out_path):
         alpha = pattern(cfg.get("alpha_pattern"), module) or cfg["lora_alpha"]
         assert a.shape[0] == r, f"{module}: A has rank {a.shape[0]}, the config says {r}"
         scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
-        delta = scale * (b @ a)  # [out, in]
+        w = base[module + ".weight"].to(torch.float64)
         if cfg.get("fan_in_fan_out"):
-            delta = delta.T  # Conv1D stores [in, out]
-        merged[module + ".weight"] = base[module + ".weight"].to(torch.float64) + delta
+            w = w.T  # Conv1D stores [in, out]
+        v = w + scale * (b @ a)  # [out, in]
+        if cfg.get("use_dora"):
+            m = adapter[PREFIX + module + ".lora_magnitude_vector"].to(torch.float64)
+            assert m.shape == (v.shape[0],), f"{module}: magnitude {tuple(m.shape)} for {v.shape[0]} output rows"
+            v = (m / torch.sqrt((v * v).sum(dim=1)))[:, None] * v
+        merged[module + ".weight"] = v.T if cfg.get("fan_in_fan_out") else v
     write_safetensors(out_path, merged)
 
 

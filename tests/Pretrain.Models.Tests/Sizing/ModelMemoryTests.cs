@@ -41,10 +41,12 @@ public sealed class ModelMemoryTests
             Assert.Equal(Built(decoder), ModelMemory.CountMaeDecoder(vit, mae));
     }
 
-    [Fact]
-    public void Lora_counts_bound_the_trainable_adapters()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Lora_counts_bound_the_trainable_adapters(bool dora)
     {
-        var lora = new LoraConfig { Rank = 4, Targets = ["q_proj", "v_proj"] };
+        var lora = new LoraConfig { Rank = 4, Targets = ["q_proj", "v_proj", "up_proj"], UseDora = dora };
         var c = TinyConfigs.Gpt2();
         using var model = new DecoderLm(c, lora);
         foreach (var (name, p) in model.named_parameters())
