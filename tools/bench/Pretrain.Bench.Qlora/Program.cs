@@ -140,5 +140,8 @@ public static class Program
         var (ma, mb) = (Median(ra), Median(rb));
         Console.WriteLine();
         Console.WriteLine($"median step time: {Name(a)} {ma * 1000:F0} ms, {Name(b)} {mb * 1000:F0} ms ({mb / ma:F2}×; steps 2.., {ra.Count(r => r.StepSeconds is not null) - 1} and {rb.Count(r => r.StepSeconds is not null) - 1} steps)");
+        // The sum over every logged window (step 1 and the windows around evals included): the loop's total time.
+        var (sa, sb) = (ra.Sum(r => r.StepSeconds ?? 0), rb.Sum(r => r.StepSeconds ?? 0));
+        Console.WriteLine($"sum of step windows: {Name(a)} {sa:F1} s, {Name(b)} {sb:F1} s ({sb / sa:F2}×)");
     }
 }
