@@ -10,7 +10,8 @@ h // (H / Hkv)); Qwen2's biases on q/k/v; Qwen3's RMSNorm over each query and ke
 from config.json; Mistral's sliding window (query i sees keys j with i - W < j <= i); Phi-3's fused qkv_proj
 (rows q|k|v) and gate_up_proj (rows gate|up); SwiGLU MLP down(silu(gate) * up) (Shazeer 2020). Computes in float64.
 
-Usage: llama_family_reference.py CASE OUT_DIR
+Usage: llama_family_reference.py CASE OUT_DIR [VOCAB_SIZE]
+(VOCAB_SIZE, default 61: the fine-tuning tests give the model room for a byte-level tokenizer's 256 + special ids.)
 Writes OUT_DIR/config.json, the weights (model.safetensors, or two shards and model.safetensors.index.json),
 OUT_DIR/inputs.safetensors ("input_ids" int64 [B, T]) and OUT_DIR/reference_logits.safetensors ("logits" float32
 [B, T, V], computed from the weights as read back from the files written).
@@ -187,8 +188,10 @@ def forward(cfg, w, ids):
     return x @ head.T
 
 
-def main(case, out):
+def main(case, out, vocab=None):
     spec = dict(CASES[case])
+    if vocab is not None:
+        spec["vocab_size"] = vocab
     dtype = torch.bfloat16 if spec.pop("dtype", "fp32") == "bf16" else torch.float32
     shards = spec.pop("shards", 1)
     cfg = dict(BASE, **spec)
@@ -219,7 +222,7 @@ def main(case, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in CASES:
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in CASES:
         raise SystemExit(__doc__)
     torch.set_num_threads(1)
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else None)
