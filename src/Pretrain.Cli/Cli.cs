@@ -22,6 +22,7 @@ public static partial class Cli
           pretrain data synth text|sft --out DIR [--rows N] [--shards N] [--rows-per-group N] [--seed S]
           pretrain data inspect FILE|DIR|GLOB... [--rows N] [--groups N]
           pretrain export CHECKPOINT --out DIR [--overwrite] [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
+                          [--optimize (ONNX Runtime's fused com.microsoft Attention/SkipLayerNormalization/BiasGelu|FastGelu)]
                           [--external-data-threshold BYTES] [--quantize int8 [--quantize-kernel s8|u8] [--min-agreement 0.99]
                           [--eval-data GLOB [--text-column text] [--label-column label] [--eval-rows 1000]]]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
@@ -51,7 +52,7 @@ public static partial class Cli
         """;
 
     /// <summary>Options of any command that never take a value.</summary>
-    private static readonly string[] Flags = ["--with-past", "--no-validate", "--no-export", "--json"];
+    private static readonly string[] Flags = ["--with-past", "--optimize", "--no-validate", "--no-export", "--json"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {

@@ -26,6 +26,7 @@ public static class ExportCommand
                 _ => throw new UsageException($"--dtype must be fp32 or fp16, got '{dtype}'."),
             },
             WithPast = args.Flag("--with-past"),
+            Optimize = args.Flag("--optimize"),
             Int8 = (args.Option("--quantize") ?? "none") switch
             {
                 "none" => false,
@@ -73,6 +74,12 @@ public static class ExportCommand
             stdout.WriteLine($"int8 ({q.Kernel}, {q.QuantizedMatmuls} matmuls): {q.Int8Bytes / 1e6:F2} MB vs {q.FloatBytes / 1e6:F2} MB float"
                 + (q.Agreement is double a ? $"; {q.Metric} agreement with the float export {a:P2} of {q.Compared} (minimum {q.MinAgreement:P0})" : "")
                 + (q.EvalData is { } e ? $"; --eval-data accuracy {e.FloatAccuracy:P2} float, {e.Int8Accuracy:P2} int8 ({e.DeltaPoints:+0.00;-0.00} points, {e.Targets} targets)" : ""));
+        }
+        if (report.Optimization is { } o)
+        {
+            stdout.WriteLine($"fused (--optimize): {string.Join(", ", o.FusedOps.Select(kv => $"{kv.Value} {kv.Key}"))}"
+                + (o.AgainstPlain.Count > 0 ? $"; max |fused − plain| in ONNX Runtime {o.MaxAbsDiff:G3} over {o.AgainstPlain.Count} shapes" : "")
+                + string.Concat(o.Notes.Select(n => $"; {n}")));
         }
         stdout.WriteLine($"exported {checkpoint.Directory} → {result.Directory} (opset {report.Opset}, {report.Dtype}{(report.WithPast ? ", with past" : "")}{(report.ExternalData ? ", external data" : "")})");
         return 0;

@@ -8,8 +8,84 @@ namespace Pretrain.Onnx.Export;
 /// LayerNormalization or RMSNorm (Pow/ReduceMean/Add/Sqrt/Div/Mul), softmax attention with RoPE and grouped-query
 /// heads, and a tanh-GELU or SwiGLU MLP. Mirrors Pretrain.Models.Modules op for op.
 /// </summary>
-internal sealed class DecoderBlockEmitter(OnnxGraphBuilder g, OnnxWeights w, DecoderLmConfig c, string allowed, (string Cos, string Sin)? rope)
+internal sealed class DecoderBlockEmitter(OnnxGraphBuilder g, OnnxWeights w, DecoderLmConfig c, string allowed, (string Cos, string Sin)? rope,
+    string? attentionBias = null)
 {
+    /// <summary>
+    /// Whether <c>--optimize</c> fuses this arch's attention into com.microsoft <c>MultiHeadAttention</c>: gpt2 (no
+    /// RoPE, no q/k norm, as many key/value heads as query heads), whose past_key/past_value/present_key/present_value
+    /// have exactly our cache layout (B, H, P, Dh). Llama-family attention stays unfused (see docs).
+    /// </summary>
+    public static bool FusesAttention(DecoderLmConfig c) => !c.IsLlama && !c.QkNorm && c.KvHeads == c.NumHeads;
+
+    /// <summary>
+    /// <c>--optimize</c>: block <paramref name="layer"/> on the residual stream <paramref name="x"/> whose norm1 is
+    /// already applied (<paramref name="normed"/>). Each residual add + the following norm (this block's norm2, then the
+    /// next block's norm1 or, after the last block, the final <c>norm</c>) is one com.microsoft
+    /// SkipLayerNormalization (gpt2) or SkipSimplifiedLayerNormalization (llama RMSNorm), whose fourth output is the
+    /// residual sum; gpt2's attention is MultiHeadAttention with the cache, its GELU FastGelu (tanh, GPT-2's own).
+    /// Returns the next norm's output and the residual sum (empty after the last block).
+    /// </summary>
+    public (string Normed, string Sum) EmitFused(string normed, string x, int layer, bool withPast)
+    {
+        var p = $"blocks.{layer}";
+        var last = layer + 1 == c.NumLayers;
+        var next = last ? "norm" : $"blocks.{layer + 1}.norm1";
+        (normed, x) = FusesAttention(c)
+            ? SkipNorm(FusedAttention(normed, p + ".attn", layer, withPast), x, w.Bias(p + ".attn.o_proj"), p + ".norm2", true)
+            : SkipNorm(Attention(normed, p + ".attn", layer, withPast), x, null, p + ".norm2", true);
+        return c.IsLlama
+            ? SkipNorm(SwiGlu(normed, p + ".mlp"), x, null, next, !last)
+            : SkipNorm(FastGelu(normed, p + ".mlp"), x, w.Bias(p + ".mlp.down_proj"), next, !last);
+    }
+
+    /// <summary>norm(input + skip + bias) as one fused node; the sum is its optional fourth output.</summary>
+    private (string Normed, string Sum) SkipNorm(string input, string skip, string? bias, string norm, bool wantSum)
+    {
+        var normed = g.Fresh("SkipNorm");
+        var sum = wantSum ? g.Fresh("ResidualSum") : "";
+        string[] outputs = wantSum ? [normed, "", "", sum] : [normed];
+        if (c.IsLlama)
+        {
+            string[] inputs = bias is null ? [input, skip, w.Fp32(norm + ".weight")] : [input, skip, w.Fp32(norm + ".weight"), bias];
+            g.MsOp("SkipSimplifiedLayerNormalization", inputs, outputs, ("epsilon", (float)c.NormEps));
+        }
+        else
+        {
+            var beta = w.Has(norm + ".bias") ? w.Fp32(norm + ".bias") : "";
+            string[] inputs = bias is null ? [input, skip, w.Fp32(norm + ".weight"), beta] : [input, skip, w.Fp32(norm + ".weight"), beta, bias];
+            g.MsOp("SkipLayerNormalization", inputs, outputs, ("epsilon", (float)c.NormEps));
+        }
+        return (normed, sum);
+    }
+
+    /// <summary>
+    /// q, k, v as one packed MatMul split in three, then MultiHeadAttention (q/k/v biases as its bias input, the
+    /// causal/padding/window mask as its additive attention_bias (B, 1, T, S), the cache as past_key/past_value →
+    /// present.{layer}.key|value), then o_proj's MatMul (its bias goes to the SkipLayerNormalization).
+    /// </summary>
+    private string FusedAttention(string x, string prefix, int layer, bool withPast)
+    {
+        string[] qkv = [prefix + ".q_proj", prefix + ".k_proj", prefix + ".v_proj"];
+        var packed = g.Op("MatMul", [x, w.PackedWeight(prefix + ".qkv_proj.weight.packed", qkv)]);        // (B, T, 3C)
+        var parts = g.Split(packed, 3);
+        var bias = w.PackedBias(prefix + ".qkv_proj.bias.packed", qkv) ?? "";
+        string[] inputs = withPast
+            ? [parts[0], parts[1], parts[2], bias, "", attentionBias!, $"past_key_values.{layer}.key", $"past_key_values.{layer}.value"]
+            : [parts[0], parts[1], parts[2], bias, "", attentionBias!];
+        string[] outputs = withPast ? [g.Fresh("MultiHeadAttention"), $"present.{layer}.key", $"present.{layer}.value"] : [g.Fresh("MultiHeadAttention")];
+        var y = g.MsOp("MultiHeadAttention", inputs, outputs, ("num_heads", (long)c.NumHeads))[0];          // (B, T, C)
+        return w.MatMul(y, prefix + ".o_proj");
+    }
+
+    /// <summary>GPT-2 MLP: FastGelu(up_proj's MatMul, its bias) — the tanh GELU — then down_proj's MatMul.</summary>
+    private string FastGelu(string x, string prefix)
+    {
+        var up = w.MatMul(x, prefix + ".up_proj");
+        string[] inputs = w.Bias(prefix + ".up_proj") is { } b ? [up, b] : [up];
+        return w.MatMul(g.MsOp("FastGelu", inputs, [g.Fresh("FastGelu")])[0], prefix + ".down_proj");
+    }
+
     /// <summary>Block <paramref name="layer"/> applied to x (B, T, C); with past it writes present.{layer}.key|value.</summary>
     public string Emit(string x, int layer, bool withPast)
     {

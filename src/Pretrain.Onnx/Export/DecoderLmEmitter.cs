@@ -20,21 +20,26 @@ internal sealed class DecoderLmEmitter
 {
     private readonly DecoderLmConfig _c;
     private readonly bool _withPast;
+    private readonly bool _fused;
     private readonly OnnxGraphBuilder _g;
     private readonly OnnxWeights _w;
 
-    private DecoderLmEmitter(DecoderLm model, int opset, OnnxDtype dtype, bool withPast)
+    private DecoderLmEmitter(DecoderLm model, int opset, OnnxDtype dtype, bool withPast, bool fused)
     {
+        _fused = fused;
         _c = model.Config;
         _withPast = withPast;
         _g = new OnnxGraphBuilder(opset, _c.IsLlama ? "llama_decoder" : "gpt2_decoder");
         _w = new OnnxWeights(_g, model.named_parameters(), dtype);
     }
 
-    /// <summary>Builds the graph for <paramref name="model"/>.</summary>
-    public static OnnxGraphBuilder Emit(DecoderLm model, int opset, OnnxDtype dtype, bool withPast)
+    /// <summary>
+    /// Builds the graph for <paramref name="model"/>; <paramref name="fused"/> (<c>--optimize</c>) emits the blocks
+    /// with ONNX Runtime's fused operators (<see cref="DecoderBlockEmitter.EmitFused"/>), same inputs and outputs.
+    /// </summary>
+    public static OnnxGraphBuilder Emit(DecoderLm model, int opset, OnnxDtype dtype, bool withPast, bool fused = false)
     {
-        var emitter = new DecoderLmEmitter(model, opset, dtype, withPast);
+        var emitter = new DecoderLmEmitter(model, opset, dtype, withPast, fused);
         emitter.Build();
         return emitter._g;
     }
@@ -84,15 +89,33 @@ internal sealed class DecoderLmEmitter
         else
             x = _g.Op("Add", [x, _w.Gather("pos_embed.weight", positions)]);                              // + (T, C)
 
-        var block = new DecoderBlockEmitter(_g, _w, _c, allowed, rope);
-        for (var i = 0; i < _c.NumLayers; i++)
+        string? attentionBias = null;
+        if (_fused && DecoderBlockEmitter.FusesAttention(_c))
+            attentionBias = _g.Op("Where", [allowed, _g.Float(0f), _g.Float(float.MinValue)]);             // (B, 1, T, S) additive
+        var block = new DecoderBlockEmitter(_g, _w, _c, allowed, rope, attentionBias);
+        if (_fused)
         {
-            _g.Scope = $"/blocks.{i}";
-            x = block.Emit(x, i, _withPast);
+            _g.Scope = "/blocks.0";
+            var normed = block.Norm(x, "blocks.0.norm1");
+            for (var i = 0; i < _c.NumLayers; i++)
+            {
+                _g.Scope = $"/blocks.{i}";
+                (normed, x) = block.EmitFused(normed, x, i, _withPast);
+            }
+            _g.Scope = "/head";
+            x = normed; // the last SkipLayerNormalization applied the final norm
         }
+        else
+        {
+            for (var i = 0; i < _c.NumLayers; i++)
+            {
+                _g.Scope = $"/blocks.{i}";
+                x = block.Emit(x, i, _withPast);
+            }
 
-        _g.Scope = "/head";
-        x = block.Norm(x, "norm");
+            _g.Scope = "/head";
+            x = block.Norm(x, "norm");
+        }
         // Tied: the head is the embedding table itself (stored once); ONNX Runtime folds the Transpose at load.
         var head = _c.TieEmbeddings
             ? _g.Op("Transpose", [_w.Fp32("tok_embed.weight")], ("perm", new long[] { 1, 0 }))

@@ -21,9 +21,11 @@ internal sealed class EncoderLmEmitter
     private readonly OnnxWeights _w;
     private readonly EncoderStackEmitter _stack;
     private readonly bool _classifier;
+    private readonly bool _fused;
 
-    private EncoderLmEmitter(EncoderLm model, ClassifierHead? classifier, int opset, OnnxDtype dtype)
+    private EncoderLmEmitter(EncoderLm model, ClassifierHead? classifier, int opset, OnnxDtype dtype, bool fused)
     {
+        _fused = fused;
         _c = model.Config;
         _g = new OnnxGraphBuilder(opset, _c.PostNorm ? "bert_encoder" : "preln_encoder");
         var tensors = model.named_parameters().Select(p => (p.name, (TorchSharp.torch.Tensor)p.parameter));
@@ -34,10 +36,13 @@ internal sealed class EncoderLmEmitter
         _classifier = classifier is not null;
     }
 
-    /// <summary>Builds the graph for <paramref name="model"/> (and its classifier head, when given).</summary>
-    public static OnnxGraphBuilder Emit(EncoderLm model, int opset, OnnxDtype dtype, ClassifierHead? classifier = null)
+    /// <summary>
+    /// Builds the graph for <paramref name="model"/> (and its classifier head, when given); <paramref name="fused"/>
+    /// (<c>--optimize</c>) emits the blocks with ONNX Runtime's fused operators (<see cref="EncoderStackEmitter.FusedBlocks"/>).
+    /// </summary>
+    public static OnnxGraphBuilder Emit(EncoderLm model, int opset, OnnxDtype dtype, ClassifierHead? classifier = null, bool fused = false)
     {
-        var emitter = new EncoderLmEmitter(model, classifier, opset, dtype);
+        var emitter = new EncoderLmEmitter(model, classifier, opset, dtype, fused);
         emitter.Build();
         return emitter._g;
     }
@@ -56,14 +61,25 @@ internal sealed class EncoderLmEmitter
             x = _g.Op("Add", [x, _w.Gather("type_embed.weight", types)]);
         x = _stack.Norm(x, "embed_norm");
 
-        // Additive key-padding mask (B, 1, 1, T): 0 for real tokens, float.MinValue for padding.
+        string hidden;
         _g.Scope = "/mask";
-        var keep4 = _g.Op("Cast", [_g.Op("Unsqueeze", [mask, _g.Int64([1, 2])])], ("to", (long)DataType.Float));
-        var additive = _g.Op("Mul", [_g.Op("Sub", [_g.Float(1f), keep4]), _g.Float(float.MinValue)]);
+        if (_fused)
+        {
+            // com.microsoft Attention reads the raw (B, T) mask as int32 (1 = attend, 0 = padding).
+            var maskIndex = _g.Op("Cast", [mask], ("to", (long)DataType.Int32));
+            hidden = _stack.FusedBlocks(x, _c.NumLayers, _c.PostNorm, maskIndex, _c.PostNorm ? null : "norm");
+            _g.Scope = "/head";
+        }
+        else
+        {
+            // Additive key-padding mask (B, 1, 1, T): 0 for real tokens, float.MinValue for padding.
+            var keep4 = _g.Op("Cast", [_g.Op("Unsqueeze", [mask, _g.Int64([1, 2])])], ("to", (long)DataType.Float));
+            var additive = _g.Op("Mul", [_g.Op("Sub", [_g.Float(1f), keep4]), _g.Float(float.MinValue)]);
 
-        x = _stack.Blocks(x, _c.NumLayers, _c.PostNorm, additive);
-        _g.Scope = "/head";
-        var hidden = _c.PostNorm ? x : _stack.Norm(x, "norm");
+            x = _stack.Blocks(x, _c.NumLayers, _c.PostNorm, additive);
+            _g.Scope = "/head";
+            hidden = _c.PostNorm ? x : _stack.Norm(x, "norm");
+        }
         _g.OpNamed("Identity", [hidden], ["last_hidden_state"]);
         var first = _g.Op("Gather", ["last_hidden_state", _g.Int64([0], scalar: true)], ("axis", 1L));     // (B, C)
         string? pooled = null;

@@ -30,6 +30,80 @@ internal sealed class EncoderStackEmitter(OnnxGraphBuilder g, OnnxWeights w, int
         return x;
     }
 
+    /// <summary>
+    /// <c>--optimize</c>: the same blocks with ONNX Runtime's fused operators, placed where the module structure says
+    /// they apply. Attention: com.microsoft <c>Attention</c> with q, k, v packed into one (C, 3C) weight and bias, the
+    /// key padding mask as its raw (B, T) int32 <paramref name="maskIndex"/>. Residual + LayerNorm:
+    /// <c>SkipLayerNormalization</c> (the o_proj / down_proj bias folded in): post-LN after each sub-layer; pre-LN for
+    /// norm2 and for the next block's norm1 (or <paramref name="finalNorm"/> after the last block), its fourth
+    /// output giving the residual sum the chain continues from. GELU: <c>BiasGelu</c> (erf, exact) with up_proj's bias.
+    /// Returns the hidden states, pre-LN ones already through <paramref name="finalNorm"/>.
+    /// </summary>
+    public string FusedBlocks(string x, int layers, bool postNorm, string? maskIndex, string? finalNorm)
+    {
+        if (!postNorm && finalNorm is null)
+            throw new ArgumentException("Pre-LN blocks end in the final norm, which the last SkipLayerNormalization applies.");
+        if (postNorm)
+        {
+            for (var i = 0; i < layers; i++)
+            {
+                g.Scope = $"/blocks.{i}";
+                var p = $"blocks.{i}";
+                x = SkipNorm(FusedAttention(x, p + ".attn", maskIndex), x, p + ".attn.o_proj", p + ".norm1").Normed;
+                x = SkipNorm(FusedMlp(x, p + ".mlp"), x, p + ".mlp.down_proj", p + ".norm2").Normed;
+            }
+            return x;
+        }
+        g.Scope = "/blocks.0";
+        var normed = Norm(x, "blocks.0.norm1");
+        for (var i = 0; i < layers; i++)
+        {
+            g.Scope = $"/blocks.{i}";
+            var p = $"blocks.{i}";
+            (normed, x) = SkipNorm(FusedAttention(normed, p + ".attn", maskIndex), x, p + ".attn.o_proj", p + ".norm2");
+            var next = i + 1 < layers ? $"blocks.{i + 1}.norm1" : finalNorm!;
+            (normed, x) = SkipNorm(FusedMlp(normed, p + ".mlp"), x, p + ".mlp.down_proj", next, wantSum: i + 1 < layers);
+        }
+        return normed;
+    }
+
+    /// <summary>
+    /// LayerNorm(input + skip + bias of <paramref name="linear"/>) as one SkipLayerNormalization; also returns the sum
+    /// (its optional fourth output) when <paramref name="wantSum"/>.
+    /// </summary>
+    private (string Normed, string Sum) SkipNorm(string input, string skip, string linear, string norm, bool wantSum = true)
+    {
+        string[] inputs = w.Bias(linear) is { } bias
+            ? [input, skip, w.Fp32(norm + ".weight"), w.Fp32(norm + ".bias"), bias]
+            : [input, skip, w.Fp32(norm + ".weight"), w.Fp32(norm + ".bias")];
+        var normed = g.Fresh("SkipLayerNormalization");
+        var sum = wantSum ? g.Fresh("ResidualSum") : "";
+        g.MsOp("SkipLayerNormalization", inputs, wantSum ? [normed, "", "", sum] : [normed], ("epsilon", (float)eps));
+        return (normed, sum);
+    }
+
+    /// <summary>com.microsoft Attention (packed QKV) → o_proj's MatMul; o_proj's bias is left to the SkipLayerNormalization.</summary>
+    private string FusedAttention(string x, string prefix, string? maskIndex)
+    {
+        string[] qkv = [prefix + ".q_proj", prefix + ".k_proj", prefix + ".v_proj"];
+        var weight = w.PackedWeight(prefix + ".qkv_proj.weight.packed", qkv);
+        var bias = w.PackedBias(prefix + ".qkv_proj.bias.packed", qkv)
+            ?? throw new InvalidOperationException($"{prefix}: com.microsoft Attention needs the q, k and v biases.");
+        string[] inputs = maskIndex is null ? [x, weight, bias] : [x, weight, bias, maskIndex];
+        var y = g.MsOp("Attention", inputs, [g.Fresh("Attention")], ("num_heads", (long)heads))[0];   // (B, T, C)
+        return w.MatMul(y, prefix + ".o_proj");
+    }
+
+    /// <summary>BiasGelu(up_proj's MatMul, up_proj's bias) → down_proj's MatMul (bias left to the SkipLayerNormalization).</summary>
+    private string FusedMlp(string x, string prefix)
+    {
+        var up = w.MatMul(x, prefix + ".up_proj");
+        var a = w.Bias(prefix + ".up_proj") is { } bias
+            ? g.MsOp("BiasGelu", [up, bias], [g.Fresh("BiasGelu")])[0]
+            : g.MsOp("Gelu", [up], [g.Fresh("Gelu")])[0];
+        return w.MatMul(a, prefix + ".down_proj");
+    }
+
     /// <summary>LayerNormalization over the last axis with the weights under <paramref name="prefix"/>.</summary>
     public string Norm(string x, string prefix) =>
         g.Op("LayerNormalization", [x, w.Fp32(prefix + ".weight"), w.Fp32(prefix + ".bias")], ("axis", -1L), ("epsilon", (float)eps));

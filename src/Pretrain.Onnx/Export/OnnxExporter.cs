@@ -35,6 +35,10 @@ public static class OnnxExporter
         var tmp = output.Temp;
         // An int8 export is checked against the float export, written first into a scratch folder.
         var floatDir = options.Int8 ? Directory.CreateDirectory(Path.Combine(tmp, ".float")).FullName : tmp;
+        // A fused export is checked against the plain one, written first into a scratch folder.
+        var plainDir = options.Optimize ? Directory.CreateDirectory(Path.Combine(tmp, ".plain")).FullName : null;
+        if (plainDir is not null)
+            WriteModel(model, plainDir, options with { Optimize = false });
         var external = WriteModel(model, floatDir, options with { Int8 = false });
         File.Copy(Path.Combine(checkpoint, "config.json"), Path.Combine(tmp, "config.json"));
         var tokenizer = Path.Combine(checkpoint, "tokenizer");
@@ -58,6 +62,20 @@ public static class OnnxExporter
         };
         if (options.Validate && !report.Passed)
             throw Mismatch(checkpoint, outDir, tolerance, shapes);
+        if (plainDir is not null)
+        {
+            var fusedPath = Path.Combine(tmp, "model.onnx");
+            var againstPlain = options.Validate ? FusedCheck.Run(Path.Combine(plainDir, "model.onnx"), fusedPath, model, tolerance) : [];
+            report = report with
+            {
+                Optimization = new FusionReport { FusedOps = FusedCheck.FusedOps(fusedPath), Notes = FusionNotes(model), AgainstPlain = againstPlain },
+            };
+            if (options.Validate && !report.Passed)
+                throw new OnnxExportException($"The fused (--optimize) export of {checkpoint} does not match the plain export within {tolerance:G3} in ONNX Runtime ("
+                    + string.Join("; ", againstPlain.Where(s => !s.Passed).Select(s => $"{s.Output} at batch {s.Batch} sequence {s.Sequence} past {s.PastSequence}: max |diff| {s.MaxAbsDiff:G3}"))
+                    + $"); nothing was written to {outDir}. Report this as a bug, and export without --optimize.");
+            Directory.Delete(plainDir, recursive: true);
+        }
         if (options.Int8)
         {
             var (quantization, int8External) = QuantizedExport.Write(model, floatDir, tmp, options, checkpoint, outDir);
@@ -65,6 +83,18 @@ public static class OnnxExporter
         }
         report.Save(Path.Combine(tmp, "validation.json"));
         return new ExportResult(output.Commit(), report, warnings);
+    }
+
+    /// <summary>What --optimize leaves unfused for this model, and why.</summary>
+    private static List<string> FusionNotes(ExportModel model)
+    {
+        var notes = new List<string>();
+        if (model.Decoder is { } d && !DecoderBlockEmitter.FusesAttention(d.Config))
+            notes.Add("attention unfused: com.microsoft MultiHeadAttention needs as many key/value heads as query heads and no RoPE/q-k norm "
+                + "to keep past_key_values/present as they are; GroupQueryAttention would change the cache inputs (seqlens_k, total_sequence_length)");
+        if (model.Decoder is { } l && l.Config.IsLlama)
+            notes.Add("SwiGLU MLP and the first RMSNorm unfused (no com.microsoft operator for them on CPU in the standard domain)");
+        return notes;
     }
 
     private static OnnxExportException Mismatch(string checkpoint, string outDir, double tolerance, IReadOnlyList<ValidationShape> shapes)
@@ -103,7 +133,7 @@ public static class OnnxExporter
     internal static bool WriteModel(DecoderLm model, string directory, ExportOptions options)
     {
         var c = model.Config;
-        var graph = DecoderLmEmitter.Emit(model, options.Opset, options.Dtype, options.WithPast);
+        var graph = DecoderLmEmitter.Emit(model, options.Opset, options.Dtype, options.WithPast, options.Optimize);
         var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
@@ -112,6 +142,8 @@ public static class OnnxExporter
             ["pretrain.with_past"] = options.WithPast ? "true" : "false",
             ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
         };
+        if (options.Optimize)
+            metadata["pretrain.optimize"] = "com.microsoft fused operators";
         if (options.Int8)
             metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
@@ -121,7 +153,7 @@ public static class OnnxExporter
     internal static bool WriteEncoder(EncoderLm model, string directory, ExportOptions options, ClassifierHead? classifier = null)
     {
         var c = model.Config;
-        var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype, classifier);
+        var graph = EncoderLmEmitter.Emit(model, options.Opset, options.Dtype, classifier, options.Optimize);
         var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
@@ -129,6 +161,8 @@ public static class OnnxExporter
             ["pretrain.dtype"] = options.Dtype.ToString().ToLowerInvariant(),
             ["pretrain.max_seq_len"] = c.MaxSeqLen.ToString(CultureInfo.InvariantCulture),
         };
+        if (options.Optimize)
+            metadata["pretrain.optimize"] = "com.microsoft fused operators";
         if (options.Int8)
             metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);
@@ -138,7 +172,7 @@ public static class OnnxExporter
     internal static bool WriteVit(VisionTransformer model, string directory, ExportOptions options, ClassifierHead? classifier = null)
     {
         var c = model.Config;
-        var graph = VitEmitter.Emit(model, options.Opset, options.Dtype, classifier);
+        var graph = VitEmitter.Emit(model, options.Opset, options.Dtype, classifier, options.Optimize);
         var quantized = options.Int8 ? QuantizeInt8.Apply(graph, options.Kernel) : 0;
         var metadata = new Dictionary<string, string>
         {
@@ -147,6 +181,8 @@ public static class OnnxExporter
             ["pretrain.image_size"] = c.ImageSize.ToString(CultureInfo.InvariantCulture),
             ["pretrain.global_pool"] = c.GlobalPool,
         };
+        if (options.Optimize)
+            metadata["pretrain.optimize"] = "com.microsoft fused operators";
         if (options.Int8)
             metadata["pretrain.quantize"] = $"int8-{options.Kernel.ToString().ToLowerInvariant()} ({quantized} matmuls)";
         return OnnxModelWriter.Write(graph, directory, options.ExternalDataThreshold, metadata);

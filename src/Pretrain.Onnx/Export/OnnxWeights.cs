@@ -75,6 +75,42 @@ internal sealed class OnnxWeights
         return Has(prefix + ".bias") ? _g.Op("Add", [y, Fp32(prefix + ".bias")]) : y;
     }
 
+    /// <summary>x·Wᵀ of a Linear layer without its bias (a fused operator that follows adds the bias).</summary>
+    public string MatMul(string x, string prefix) => _g.Op("MatMul", [x, Fp32(prefix + ".weight", transpose: true)]);
+
+    /// <summary>The bias of the Linear layer <paramref name="prefix"/> as float32, or null when it has none.</summary>
+    public string? Bias(string prefix) => Has(prefix + ".bias") ? Fp32(prefix + ".bias") : null;
+
+    /// <summary>
+    /// The weights of several Linear layers side by side, (in, Σ out), stored once under <paramref name="name"/>
+    /// (e.g. q, k, v → the packed QKV weight of com.microsoft Attention), as float32.
+    /// </summary>
+    public string PackedWeight(string name, IReadOnlyList<string> prefixes) =>
+        Packed(name, prefixes.Select(p => p + ".weight").ToList(), transpose: true);
+
+    /// <summary>The biases of several Linear layers concatenated (Σ out), as float32; null when any has none.</summary>
+    public string? PackedBias(string name, IReadOnlyList<string> prefixes) =>
+        prefixes.All(p => Has(p + ".bias")) ? Packed(name, prefixes.Select(p => p + ".bias").ToList(), transpose: false) : null;
+
+    private string Packed(string name, List<string> keys, bool transpose)
+    {
+        if (!_stored.ContainsKey(name))
+        {
+            using var scope = torch.NewDisposeScope();
+            using var _ = torch.no_grad();
+            var parts = keys.Select(k => _params.TryGetValue(k, out var p)
+                ? (transpose ? p.detach().t() : p.detach())
+                : throw new InvalidOperationException($"The model has no parameter '{k}'.")).ToArray();
+            var t = torch.cat(parts, dim: -1).to_type(_fp16 ? ScalarType.Float16 : ScalarType.Float32).cpu().contiguous();
+            _stored[name] = _g.Initializer(name, _fp16 ? DataType.Float16 : DataType.Float, t.shape, t.bytes.ToArray());
+        }
+        if (!_fp16)
+            return name;
+        if (!_fp32.TryGetValue(name, out var cast))
+            _fp32[name] = cast = _g.OpNamed("Cast", [name], [name + "_fp32"], ("to", (long)DataType.Float))[0];
+        return cast;
+    }
+
     /// <summary>The first dimension of a parameter (a Linear layer's output width).</summary>
     public long Rows(string key) => _params.TryGetValue(key, out var p)
         ? p.shape[0]

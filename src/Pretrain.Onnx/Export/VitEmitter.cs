@@ -23,9 +23,11 @@ internal sealed class VitEmitter
     private readonly OnnxWeights _w;
     private readonly EncoderStackEmitter _stack;
     private readonly bool _classifier;
+    private readonly bool _fused;
 
-    private VitEmitter(VisionTransformer model, ClassifierHead? classifier, int opset, OnnxDtype dtype)
+    private VitEmitter(VisionTransformer model, ClassifierHead? classifier, int opset, OnnxDtype dtype, bool fused)
     {
+        _fused = fused;
         _c = model.Config;
         _model = model;
         _g = new OnnxGraphBuilder(opset, "vit_encoder");
@@ -38,9 +40,10 @@ internal sealed class VitEmitter
     }
 
     /// <summary>Builds the graph for <paramref name="model"/> (and its classifier head, when given).</summary>
-    public static OnnxGraphBuilder Emit(VisionTransformer model, int opset, OnnxDtype dtype, ClassifierHead? classifier = null)
+    /// <remarks><paramref name="fused"/> (<c>--optimize</c>): the blocks with ONNX Runtime's fused operators, no mask.</remarks>
+    public static OnnxGraphBuilder Emit(VisionTransformer model, int opset, OnnxDtype dtype, ClassifierHead? classifier = null, bool fused = false)
     {
-        var emitter = new VitEmitter(model, classifier, opset, dtype);
+        var emitter = new VitEmitter(model, classifier, opset, dtype, fused);
         emitter.Build();
         return emitter._g;
     }
@@ -68,9 +71,19 @@ internal sealed class VitEmitter
         }
         positions.Dispose();
 
-        x = _stack.Blocks(x, _c.NumLayers, postNorm: false, additiveMask: null);
-        _g.Scope = "/head";
-        _g.OpNamed("Identity", [_stack.Norm(x, "norm")], ["last_hidden_state"]);
+        string hidden;
+        if (_fused)
+        {
+            hidden = _stack.FusedBlocks(x, _c.NumLayers, postNorm: false, maskIndex: null, finalNorm: "norm");
+            _g.Scope = "/head";
+        }
+        else
+        {
+            x = _stack.Blocks(x, _c.NumLayers, postNorm: false, additiveMask: null);
+            _g.Scope = "/head";
+            hidden = _stack.Norm(x, "norm");
+        }
+        _g.OpNamed("Identity", [hidden], ["last_hidden_state"]);
         var pooled = _c.GlobalPool == "cls"
             ? _g.Op("Gather", ["last_hidden_state", _g.Int64([0], scalar: true)], ("axis", 1L))             // (B, d)
             : _g.Op("Squeeze", [_g.ReduceMean(

