@@ -176,7 +176,88 @@ public sealed class ParquetPageCheckTests
         Assert.Equal(0x1C, marked[at + varint.Length]); // field 3 (meta_data), a struct
         marked[at + varint.Length] = 0xFC;               // now field 17, unknown (skipped): the chunk has no meta_data
         var e = Refused(dir, marked);
-        Assert.Contains("lacks its metadata", e.Message);
+        // Skipped as Parquet.Net skips an unknown struct (headers only), the metadata's bytes read as further fields of
+        // the chunk; whichever of them is refused first, the footer is named as damaged.
+        Assert.Contains("its footer is damaged", e.Message);
+    }
+
+    /// <summary>
+    /// An unknown struct field {1: i32 = 1} — valid Thrift that a proper walk skips in 4 bytes. Parquet.Net 6.1 skips
+    /// an unknown struct by reading field headers only, so it reads the i32's value (0x02) as a header whose id follows
+    /// in the next byte (the struct's stop) and ends the struct one stop byte later: the two readers part ways there.
+    /// </summary>
+    private static readonly byte[] UnknownStruct = [0x15, 0x02, 0x00];
+
+    [Fact]
+    public void A_page_header_with_an_unknown_struct_field_is_read_as_Parquet_Net_reads_it()
+    {
+        // was (tools/fuzz, seed 21, 100k: 8 inputs): IndexOutOfRangeException in RleBitpackedHybridEncoder.Decode —
+        // Parquet.Net's page header ended 4 bytes later than the check's, so it decoded the levels from other bytes
+        using var dir = new TempDir();
+        var bytes = Uncompressed(dir);
+        int data = PageData(bytes);
+        Assert.Equal([0x00, 0x00], bytes[(data - 2)..data]); // the data page header's stop, the page header's
+        byte[] field = [0xFC, .. UnknownStruct];                // field 5 + 15 = 20 (unknown), a struct
+        byte[] edited = [.. bytes[..(data - 1)], .. field, .. bytes[(data - 1)..]];
+        long stored = ChunkField(bytes, 7), uncompressed = ChunkField(bytes, 6);
+        edited = ParquetFooter.WithIntegers(edited, new Dictionary<string, long>
+        {
+            ["4[0].1[0].3.7"] = stored + field.Length,
+            ["4[0].1[0].3.6"] = uncompressed + field.Length,
+        });
+        var e = Refused(dir, edited);
+        Assert.Contains("row group 0", e.Message);
+        Assert.Contains("page 0", e.Message);
+    }
+
+    /// <summary>The fuzz target's labelled seed: text and label columns, two row groups, Parquet.Net's defaults (Snappy).</summary>
+    private static byte[] Labelled(TempDir dir)
+    {
+        string path = dir.File("labelled.parquet");
+        var text = new DataField<string>("text", true);
+        var label = new DataField<long>("label");
+        WriteAsync().GetAwaiter().GetResult();
+        return File.ReadAllBytes(path);
+
+        async Task WriteAsync()
+        {
+            await using var stream = File.Create(path);
+            await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(text, label), stream);
+            for (int g = 0; g < 2; g++)
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(text, new string?[] { "x", "", null, "y z" });
+                await group.WriteAsync<long>(label, new long[] { 0, 1, 0, 1 }.AsMemory());
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0xCC)] // 9 + 12 = 21: was NullReferenceException in ParquetReader.InitRowGroupReaders / GetPath (6 of 100k)
+    [InlineData(0xBC)] // 9 + 11 = 20: was IndexOutOfRangeException in ReadDataPageV1Async (RleBitpackedHybridEncoder)
+    public void A_column_chunk_whose_statistics_field_id_became_unknown_is_read_as_Parquet_Net_reads_it(int header)
+    {
+        // tools/fuzz, seed 21, 100k inputs: the statistics' field header (12, a struct) of the second row group's text
+        // chunk mutated to an unknown id. The check skipped the struct properly and found the rest of the metadata;
+        // Parquet.Net's header-only skip read the statistics' values as field headers and the rest of the chunk's
+        // metadata into other fields.
+        using var dir = new TempDir();
+        var bytes = Labelled(dir);
+        var (_, footer) = ParquetFooter.Split(bytes);
+        long dataPage = ParquetFooter.Integers(footer).Single(x => x.Path == "4[1].1[0].3.9").Value;
+        var varint = new List<byte>();
+        for (ulong v = (ulong)dataPage << 1; ; v >>= 7)
+        {
+            varint.Add((byte)(v < 0x80 ? v : (v & 0x7F) | 0x80));
+            if (v < 0x80)
+                break;
+        }
+
+        byte[] statistics = [0x26, .. varint, 0x3C]; // data_page_offset (9, i64), then statistics (9 + 3 = 12, a struct)
+        int at = bytes.AsSpan().IndexOf(statistics);
+        Assert.True(at > 0 && bytes.AsSpan(at + 1).IndexOf(statistics) < 0);
+        bytes[at + statistics.Length - 1] = (byte)header;
+        Refused(dir, bytes);
     }
 
     [Fact]
