@@ -17,6 +17,15 @@ internal static class ParquetThriftCheck
     public static string? Problem(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+        return Problem(stream);
+    }
+
+    /// <summary>Largest footer read (wide files with many row groups have footers of a few MiB).</summary>
+    public const int MaxFooterBytes = 256 << 20;
+
+    /// <summary>As <see cref="Problem(string)"/> over a seekable stream of the whole file (an http(s) file's range stream).</summary>
+    public static string? Problem(Stream stream)
+    {
         long length = stream.Length;
         if (length < 12)
             return null; // CheckMagic reports it
@@ -26,6 +35,8 @@ internal static class ParquetThriftCheck
         long footerLength = BinaryPrimitives.ReadUInt32LittleEndian(tail);
         if (footerLength > length - 12)
             return $"its footer length ({footerLength:N0} bytes) is larger than the file ({length:N0} bytes)";
+        if (footerLength > MaxFooterBytes)
+            return $"its footer length ({footerLength:N0} bytes) is more than the {MaxFooterBytes:N0} bytes read for a footer";
         var footer = new byte[footerLength];
         stream.Seek(-8 - footerLength, SeekOrigin.End);
         stream.ReadExactly(footer);

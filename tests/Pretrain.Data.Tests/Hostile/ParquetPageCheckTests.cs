@@ -260,6 +260,101 @@ public sealed class ParquetPageCheckTests
         Refused(dir, bytes);
     }
 
+    /// <summary>Asserts one line naming the file, from our check (no library exception in the chain).</summary>
+    private static void OurLine(string path, DataException e)
+    {
+        Assert.Contains(path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            Assert.False(inner is ArgumentOutOfRangeException or IndexOutOfRangeException or NullReferenceException, inner.ToString());
+            Assert.DoesNotContain("corrupt or unreadable", inner.Message); // our check's line, not a library failure wrapped
+        }
+    }
+
+    [Fact]
+    public async Task An_image_chunk_with_a_damaged_PLAIN_length_is_refused_by_the_page_check()
+    {
+        // was: the image source read pages unchecked (ArgumentOutOfRangeException in ParquetPlainEncoder.Decode, wrapped)
+        using var dir = new TempDir();
+        string path = dir.File("images.parquet");
+        var image = new DataField<byte[]>("image", true);
+        var label = new DataField<long>("label");
+        await using (var stream = File.Create(path))
+        {
+            await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(image, label), stream,
+                new ParquetOptions { CompressionMethod = CompressionMethod.None });
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(image, new[] { "IMAGE-ONE"u8.ToArray(), null, "IMAGE-TWO"u8.ToArray() });
+            await group.WriteAsync<long>(label, new long[] { 0, 1, 2 }.AsMemory());
+        }
+
+        using (var valid = ParquetImageSource.Open([path], "image", "label"))
+        {
+            var rows = await valid.ReadRowGroupAsync(0, 0);
+            Assert.Equal("IMAGE-TWO"u8.ToArray(), rows.Bytes[2]);
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(bytes.AsSpan().IndexOf("IMAGE-TWO"u8) - 4), 1000);
+        File.WriteAllBytes(path, bytes);
+        using var source = ParquetImageSource.Open([path], "image", "label");
+        var e = await Assert.ThrowsAsync<DataException>(() => source.ReadRowGroupAsync(0, 0));
+        OurLine(path, e);
+        Assert.Contains("row group 0 (column 'image') is damaged: page 0", e.Message);
+        Assert.Contains("PLAIN values", e.Message);
+    }
+
+    [Fact]
+    public async Task A_label_chunk_with_damaged_definition_levels_is_refused_by_the_page_check()
+    {
+        // was: the label column read pages unchecked (IndexOutOfRange / ArgumentOutOfRange in Parquet.Net, wrapped)
+        using var dir = new TempDir();
+        string path = dir.File("labelled.parquet");
+        var label = new DataField<long?>("label"); // first, so that the file's first chunk is the label's
+        var text = new DataField<string>("text", true);
+        await using (var stream = File.Create(path))
+        {
+            await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(label, text), stream,
+                new ParquetOptions { CompressionMethod = CompressionMethod.None });
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync<long>(label, new long?[] { 3, null, 1 }.AsMemory());
+            await group.WriteAsync(text, new[] { "a", "b", "c" });
+        }
+
+        using (var valid = ParquetLabelColumn.Open([path], "label", "data.train"))
+        {
+            Assert.Equal(new long?[] { 3, null, 1 }, await valid.ReadRowGroupAsync(0, 0));
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(PageData(bytes)), int.MaxValue);
+        File.WriteAllBytes(path, bytes);
+        using var labels = ParquetLabelColumn.Open([path], "label", "data.train");
+        var e = await Assert.ThrowsAsync<DataException>(() => labels.ReadRowGroupAsync(0, 0));
+        OurLine(path, e);
+        Assert.Contains("row group 0 (column 'label') is damaged: page 0", e.Message);
+        Assert.Contains("bytes of definition levels", e.Message);
+    }
+
+    [Fact]
+    public async Task A_damaged_page_of_an_http_file_is_refused_by_the_page_check_over_range_reads()
+    {
+        // was: http(s) files skipped the page check; Parquet.Net's ArgumentOutOfRange was wrapped (ParquetSharp, the
+        // fallback, cannot open a URL)
+        using var dir = new TempDir();
+        var bytes = Uncompressed(dir);
+        int alpha = bytes.AsSpan().IndexOf("alpha"u8);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(alpha - 4), 1000);
+        using var server = new Sources.LoopbackRangeServer(bytes);
+        ParquetTextSource.HttpOptions = new HttpSourceOptions { MaxRetries = 1, BaseDelay = TimeSpan.FromMilliseconds(20), RequestTimeout = TimeSpan.FromSeconds(5) };
+        await using var source = await ParquetTextSource.OpenAsync([server.Url], "text");
+        var e = await Assert.ThrowsAsync<DataException>(() => source.ReadRowGroupAsync(0, 0));
+        OurLine(server.Url, e);
+        Assert.Contains("row group 0 (column 'text') is damaged: page 0", e.Message);
+        Assert.Contains("PLAIN values", e.Message);
+    }
+
     [Fact]
     public void A_string_column_whose_physical_type_is_not_BYTE_ARRAY_is_refused()
     {
