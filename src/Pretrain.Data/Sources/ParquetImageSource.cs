@@ -292,7 +292,7 @@ public sealed class ParquetImageSource : IDisposable
         if (field is null)
         {
             throw new DataException(
-                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. Set {configKey}.image_column.");
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ")}. Set {configKey}.image_column.");
         }
 
         switch (field)
@@ -318,7 +318,7 @@ public sealed class ParquetImageSource : IDisposable
         if (field is null)
         {
             throw new DataException(
-                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. " +
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ")}. " +
                 $"Set {configKey}.label_column, or set it to null for unlabelled images.");
         }
 

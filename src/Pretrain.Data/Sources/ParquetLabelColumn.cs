@@ -41,7 +41,7 @@ public sealed class ParquetLabelColumn : IDisposable
             if (field is null)
             {
                 throw new DataException(
-                    $"{files[f]} has no label column '{column}'; columns: {string.Join(", ", schema.Fields.Select(x => x.Name))}. " +
+                    $"{files[f]} has no label column '{column}'; columns: {string.Join(", ", schema.Fields.Select(x => x.Name)).ReplaceLineEndings(" ")}. " +
                     $"Set {configKey}.label_column.");
             }
 
