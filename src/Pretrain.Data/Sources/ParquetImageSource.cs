@@ -140,6 +140,42 @@ public sealed class ParquetImageSource : IDisposable
         string column = ImageColumn;
         ProducerActivity.Report($"reading {Files[file]}, row group {rowGroup}, column '{column}'");
         await ParquetReadHook.BeforeReadAsync(Files[file], rowGroup, cancellationToken).ConfigureAwait(false);
+
+        // Parquet.Net trusts every page: each chunk it will decode is checked first (ParquetPageCheck), as for text.
+        (DataField Field, string Column)[] chunks = [(bytesField, ImageColumn), .. pathField is null ? [] : new[] { (pathField, ImageColumn) },
+            .. labelField is null ? [] : new[] { (labelField, LabelColumn!) }];
+        try
+        {
+            await _readers.ReadAsync(
+                file,
+                (reader, _) =>
+                {
+                    foreach (var (field, name) in chunks)
+                    {
+                        column = name;
+                        if (ParquetPageCheck.Check(Files[file], reader.Metadata!, rowGroup, field) == PageDecoder.ParquetSharp)
+                        {
+                            Interlocked.Increment(ref _uncheckedReads);
+                        }
+                    }
+
+                    return Task.FromResult(true);
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e) when (BadData.Skips)
+        {
+            BadData.SkipRowGroup(Files[file], rowGroup, $"column '{column}' is damaged ({e.Message})");
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DataException(
+                $"{Files[file]}: row group {rowGroup} (column '{column}') is damaged: {e.Message}. " +
+                $"Re-write the file or remove it from {_configKey}.files; or set data.on_bad_data: skip to skip and count it.", e);
+        }
+
+        column = ImageColumn;
         try
         {
             return await _readers.ReadAsync(
@@ -183,6 +219,14 @@ public sealed class ParquetImageSource : IDisposable
                 $"Re-write the file or remove it from {_configKey}.files; or set data.on_bad_data: skip to skip and count it.", e);
         }
     }
+
+    private int _uncheckedReads;
+
+    /// <summary>
+    /// Column chunks read whose pages the page check could not vet (a codec or encoding it does not check: LZ4, Brotli,
+    /// DELTA_*, …), decoded by Parquet.Net unchecked: unlike text, images and labels have no ParquetSharp fallback.
+    /// </summary>
+    public int UncheckedReads => Volatile.Read(ref _uncheckedReads);
 
     /// <summary>Closes the open readers (call after the last read has returned).</summary>
     public void Dispose() => _readers.Dispose();
@@ -248,7 +292,7 @@ public sealed class ParquetImageSource : IDisposable
         if (field is null)
         {
             throw new DataException(
-                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. Set {configKey}.image_column.");
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ")}. Set {configKey}.image_column.");
         }
 
         switch (field)
@@ -274,7 +318,7 @@ public sealed class ParquetImageSource : IDisposable
         if (field is null)
         {
             throw new DataException(
-                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name))}. " +
+                $"{path} has no column '{column}'; columns: {string.Join(", ", schema.Fields.Select(f => f.Name)).ReplaceLineEndings(" ")}. " +
                 $"Set {configKey}.label_column, or set it to null for unlabelled images.");
         }
 

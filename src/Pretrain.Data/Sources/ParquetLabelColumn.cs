@@ -34,14 +34,14 @@ public sealed class ParquetLabelColumn : IDisposable
         var fields = new DataField[files.Count];
         for (int f = 0; f < files.Count; f++)
         {
-            var reader = ParquetReader.CreateAsync(files[f]).GetAwaiter().GetResult();
+            var reader = ParquetTextSource.OpenChecked(files[f], configKey); // magic, Thrift and footer checks
             var schema = reader.Schema;
             reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
             var field = schema.Fields.FirstOrDefault(x => x.Name == column);
             if (field is null)
             {
                 throw new DataException(
-                    $"{files[f]} has no label column '{column}'; columns: {string.Join(", ", schema.Fields.Select(x => x.Name))}. " +
+                    $"{files[f]} has no label column '{column}'; columns: {string.Join(", ", schema.Fields.Select(x => x.Name)).ReplaceLineEndings(" ")}. " +
                     $"Set {configKey}.label_column.");
             }
 
@@ -65,6 +65,29 @@ public sealed class ParquetLabelColumn : IDisposable
         await ParquetReadHook.BeforeReadAsync(_files[file], rowGroup, ct).ConfigureAwait(false);
         try
         {
+            // Parquet.Net trusts every page: the chunk is checked first (ParquetPageCheck), as for text.
+            await _readers.ReadAsync(
+                file,
+                (reader, _) =>
+                {
+                    if (ParquetPageCheck.Check(_files[file], reader.Metadata!, rowGroup, _fields[file]) == PageDecoder.ParquetSharp)
+                    {
+                        Interlocked.Increment(ref _uncheckedReads);
+                    }
+
+                    return Task.FromResult(true);
+                },
+                ct).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DataException(
+                $"{_files[file]}: row group {rowGroup} (column '{Column}') is damaged: {e.Message}. " +
+                $"Re-write the file or remove it from {_configKey}.files.", e);
+        }
+
+        try
+        {
             return await _readers.ReadAsync(file, (reader, c) => ReadAsync(reader, file, rowGroup, c), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException and not DataException)
@@ -75,6 +98,12 @@ public sealed class ParquetLabelColumn : IDisposable
                 $"Re-write the file or remove it from {_configKey}.files.", e);
         }
     }
+
+    private int _uncheckedReads;
+
+    /// <summary>Row groups whose label chunk the page check could not vet (e.g. DELTA_BINARY_PACKED), decoded by
+    /// Parquet.Net unchecked (no ParquetSharp fallback for labels).</summary>
+    public int UncheckedReads => Volatile.Read(ref _uncheckedReads);
 
     /// <summary>Closes the open reader (call after the last read has returned).</summary>
     public void Dispose() => _readers.Dispose();

@@ -37,6 +37,10 @@ internal static class ParquetPageCheck
     /// <summary>Largest decompressed page accepted (writers make ~1 MiB pages; one value larger than this is not text).</summary>
     public const int MaxPageBytes = 256 << 20;
 
+    /// <summary>Largest stored page accepted: <see cref="MaxPageBytes"/> and what a codec adds to incompressible data
+    /// (Snappy at most ~1/6, deflate and zstd far less); the stored bytes are read before they are decompressed.</summary>
+    public const int MaxStoredPageBytes = MaxPageBytes + (MaxPageBytes >> 2);
+
     private const int DataPage = 0, IndexPage = 1, DictionaryPage = 2, DataPageV2 = 3;
     private const int Plain = 0, PlainDictionary = 2, Rle = 3, RleDictionary = 8;
     private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Zstd = 6;
@@ -48,13 +52,25 @@ internal static class ParquetPageCheck
     /// </summary>
     public static PageDecoder Check(string path, FileMetaData meta, int rowGroup, DataField field)
     {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+        return Check(stream, meta, rowGroup, field);
+    }
+
+    /// <summary>
+    /// As <see cref="Check(string, FileMetaData, int, DataField)"/> over a seekable stream of the whole file (an http(s)
+    /// file's block-cached range stream: only the chunk's pages are fetched, one page held at a time).
+    /// </summary>
+    public static PageDecoder Check(Stream stream, FileMetaData meta, int rowGroup, DataField field)
+    {
         var group = meta.RowGroups[rowGroup];
         var wanted = field.Path.ToList();
         var chunk = group.Columns.Select(c => c.MetaData).FirstOrDefault(m => m?.PathInSchema is { } p && p.SequenceEqual(wanted));
         if (chunk is null)
             return PageDecoder.ParquetNet; // Parquet.Net says the column is missing (a ParquetException, no decoding)
         int type = (int)chunk.Type;
-        bool text = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+        // Text and binary (image bytes) are BYTE_ARRAY values, each PLAIN value a 4-byte length and its bytes.
+        bool text = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>)
+            || field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
         int expected = text ? ByteArray : field.ClrType == typeof(long) ? Int64Type : field.ClrType == typeof(int) ? Int32Type : -1;
         if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Zstd))
             return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, LZ4, Brotli
@@ -66,7 +82,6 @@ internal static class ParquetPageCheck
         if (maxRep > 0 && chunk.NumValues < group.NumRows)
             throw new InvalidDataException($"the column chunk declares {N(chunk.NumValues)} values, fewer than the row group's {N(group.NumRows)} rows");
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
         Span<byte> tail = stackalloc byte[8];
         stream.Seek(-8, SeekOrigin.End);
         stream.ReadExactly(tail);
@@ -92,7 +107,7 @@ internal static class ParquetPageCheck
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>The state of one chunk's walk: the open file, the dictionary's size once read.</summary>
-    private sealed class Walk(FileStream stream, long dataEnd, int codec, bool text, int width, int maxRep, int maxDef)
+    private sealed class Walk(Stream stream, long dataEnd, int codec, bool text, int width, int maxRep, int maxDef)
     {
         private int _dictionary = -1; // values in the dictionary page; -1: none yet
 
@@ -110,6 +125,8 @@ internal static class ParquetPageCheck
             long start = position + headerBytes;
             if (header.Compressed > dataEnd - start)
                 throw new InvalidDataException($"{where} declares {N(header.Compressed)} bytes, past the end of the file's data at byte {N(dataEnd)}");
+            if (header.Compressed > MaxStoredPageBytes)
+                throw new InvalidDataException($"{where} declares {N(header.Compressed)} stored bytes, more than the {N(MaxStoredPageBytes)} read per page; write the file with smaller pages");
             if (header.Uncompressed > MaxPageBytes)
                 throw new InvalidDataException($"{where} declares {N(header.Uncompressed)} uncompressed bytes, more than the {N(MaxPageBytes)} read per page; write the file with smaller pages");
             position = start + header.Compressed;
@@ -383,7 +400,7 @@ internal static class ParquetPageCheck
                     }
 
                     if (declared != expected)
-                        throw new InvalidDataException($"{mismatch} but its Snappy data {N(declared)}");
+                        throw new InvalidDataException($"{mismatch} but its Snappy data declares {N(declared)}");
                     if (expected > 22L * stored.Length + 16)
                         throw new InvalidDataException($"{mismatch} from {N(stored.Length)} Snappy bytes, more than Snappy can expand to");
                     var output = new byte[expected];
@@ -440,7 +457,7 @@ internal static class ParquetPageCheck
                     }
 
                     if (declared != (ulong)expected)
-                        throw new InvalidDataException($"{mismatch} but its zstd frame {N((long)Math.Min(declared, long.MaxValue))}");
+                        throw new InvalidDataException($"{mismatch} but its zstd frame declares {N((long)Math.Min(declared, long.MaxValue))}");
                     var output = new byte[expected];
                     try
                     {
@@ -516,6 +533,7 @@ internal static class ParquetPageCheck
                     case 2: uncompressed = r.I32Value(where); break;
                     case 3: compressed = r.I32Value(where); break;
                     case 5: data = ReadData(ref r, where); break;
+                    case 6: r.KnownStruct(where); break; // IndexPageHeader: no fields, each one skipped
                     case 7: dictionary = ReadDictionary(ref r, where); break;
                     case 8: v2 = ReadV2(ref r, where); break;
                     default: r.Skip(wire, 0, where); break;
@@ -634,6 +652,14 @@ internal static class ParquetPageCheck
             }
         }
 
+        /// <summary>A struct Parquet.Net reads with its own reader but whose fields it does not know (IndexPageHeader).</summary>
+        public void KnownStruct(string where)
+        {
+            short id = 0;
+            while (Field(ref id, out int wire))
+                Skip(wire, 2, where);
+        }
+
         public int Position { get; private set; }
 
         /// <summary>The next field of the current struct: false at its stop byte.</summary>
@@ -695,9 +721,14 @@ internal static class ParquetPageCheck
 
                 case 12:
                 {
+                    // Parquet.Net 6.1's SkipField reads an unknown struct's field headers up to the stop byte but not
+                    // their values (the values' bytes are read as headers); walking it properly made this check and
+                    // Parquet.Net disagree on where the page header ends, and so on every byte of the page after it.
                     short id = 0;
-                    while (Field(ref id, out int inner))
-                        Skip(inner, depth + 1, where);
+                    while (Field(ref id, out _))
+                    {
+                    }
+
                     break;
                 }
 

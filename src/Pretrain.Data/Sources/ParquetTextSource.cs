@@ -223,15 +223,23 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         await ParquetReadHook.BeforeReadAsync(path, rowGroup, cancellationToken).ConfigureAwait(false);
         Exception? first = null;
         bool known = _unsupported[file];
-        if (!known && _fields[file] is { } field && !ByteSource.IsUrl(path))
+        if (!known && _fields[file] is { } field)
         {
             // Parquet.Net trusts every page; ours are checked first, and what the check cannot vet goes to ParquetSharp.
             try
             {
                 known = await _readers.ReadAsync(
                     file,
-                    (reader, _) => Task.FromResult(ParquetPageCheck.Check(path, reader.Metadata!, rowGroup, field) == PageDecoder.ParquetSharp),
+                    (reader, _) => Task.FromResult(CheckPages(path, reader, rowGroup, field) == PageDecoder.ParquetSharp),
                     cancellationToken).ConfigureAwait(false);
+
+                // ParquetSharp opens local files only: an http(s) chunk the check cannot vet is decoded by Parquet.Net
+                // unchecked, as before the check (counted).
+                if (known && ByteSource.IsUrl(path))
+                {
+                    known = false;
+                    Interlocked.Increment(ref _uncheckedReads);
+                }
             }
             catch (InvalidDataException e) when (BadData.Skips)
             {
@@ -305,6 +313,26 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         BadData.SkipRowGroup(Files[file], rowGroup, _badFiles[file]!);
         return null;
     }
+
+    private int _uncheckedReads;
+
+    /// <summary>Row groups of http(s) files whose pages the page check could not vet (a codec or encoding it does not
+    /// check), decoded by Parquet.Net unchecked (diagnostics and tests).</summary>
+    public int UncheckedReads => Volatile.Read(ref _uncheckedReads);
+
+    /// <summary>
+    /// Page-checks the chunk of <paramref name="field"/> that <paramref name="reader"/> will decode
+    /// (<see cref="ParquetPageCheck"/>): a local file through its own handle, an http(s) file through the reader's
+    /// block-cached range stream (the check fetches the chunk's pages, which the read then mostly finds cached).
+    /// Call inside the reader cache's read, which gives the reader — and its stream — to one user at a time.
+    /// </summary>
+    internal static PageDecoder CheckPages(string path, ParquetReader reader, int rowGroup, DataField field) =>
+        UrlStreams.TryGetValue(reader, out var stream)
+            ? ParquetPageCheck.Check(stream, reader.Metadata!, rowGroup, field)
+            : ParquetPageCheck.Check(path, reader.Metadata!, rowGroup, field);
+
+    /// <summary>The range stream under each open reader of an http(s) file.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ParquetReader, Stream> UrlStreams = [];
 
     /// <summary>Row groups that Parquet.Net could not decode and ParquetSharp did (diagnostics and tests).</summary>
     public int FallbackReads => Volatile.Read(ref _fallbackReads);
@@ -390,7 +418,7 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
         {
             return await Retry.ExecuteAsync(
                 async ct => ByteSource.IsUrl(path)
-                    ? await OpenUrlReaderAsync(path, ct).ConfigureAwait(false)
+                    ? await OpenUrlReaderAsync(path, configKey, ct).ConfigureAwait(false)
                     : await ParquetReader.CreateAsync(path, null, ct).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
         }
@@ -408,12 +436,21 @@ public sealed class ParquetTextSource : IAsyncDisposable, IDisposable
     public static HttpSourceOptions HttpOptions { get; set; } = HttpSourceOptions.Default;
 
     /// <summary>A reader over a block-cached range-request stream: only the footer and the row groups read are fetched.</summary>
-    private static async Task<ParquetReader> OpenUrlReaderAsync(string url, CancellationToken ct)
+    private static async Task<ParquetReader> OpenUrlReaderAsync(string url, string configKey, CancellationToken ct)
     {
         var stream = await ByteSource.OpenStreamAsync(url, HttpOptions, ct).ConfigureAwait(false);
         try
         {
-            return await ParquetReader.CreateAsync(stream, null, leaveStreamOpen: false, ct).ConfigureAwait(false);
+            // The footer's Thrift check, as for local files (CheckMagic), on the fetched footer bytes.
+            if (stream.Length >= 12 && ParquetThriftCheck.Problem(stream) is { } problem)
+            {
+                throw new DataException($"{url}: {problem}; the file is truncated or damaged. Copy or write it again, or {Remove(configKey)}.");
+            }
+
+            stream.Position = 0;
+            var reader = await ParquetReader.CreateAsync(stream, null, leaveStreamOpen: false, ct).ConfigureAwait(false);
+            UrlStreams.AddOrUpdate(reader, stream);
+            return reader;
         }
         catch
         {

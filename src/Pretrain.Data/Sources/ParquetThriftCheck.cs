@@ -17,6 +17,15 @@ internal static class ParquetThriftCheck
     public static string? Problem(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+        return Problem(stream);
+    }
+
+    /// <summary>Largest footer read (wide files with many row groups have footers of a few MiB).</summary>
+    public const int MaxFooterBytes = 256 << 20;
+
+    /// <summary>As <see cref="Problem(string)"/> over a seekable stream of the whole file (an http(s) file's range stream).</summary>
+    public static string? Problem(Stream stream)
+    {
         long length = stream.Length;
         if (length < 12)
             return null; // CheckMagic reports it
@@ -26,6 +35,8 @@ internal static class ParquetThriftCheck
         long footerLength = BinaryPrimitives.ReadUInt32LittleEndian(tail);
         if (footerLength > length - 12)
             return $"its footer length ({footerLength:N0} bytes) is larger than the file ({length:N0} bytes)";
+        if (footerLength > MaxFooterBytes)
+            return $"its footer length ({footerLength:N0} bytes) is more than the {MaxFooterBytes:N0} bytes read for a footer";
         var footer = new byte[footerLength];
         stream.Seek(-8 - footerLength, SeekOrigin.End);
         stream.ReadExactly(footer);
@@ -130,7 +141,7 @@ internal static class ParquetThriftCheck
                 return;
             }
 
-            id = header >> 4 == 0 ? Unzig(Varint(d, ref p)) : id + (header >> 4);
+            id = FieldId(d, ref p, header, id, at);
             int type = header & 0x0F;
             if (fields is null || !fields.TryGetValue(id, out var spec))
             {
@@ -231,7 +242,7 @@ internal static class ParquetThriftCheck
             case 8:
                 Skip(d, ref p, Varint(d, ref p));
                 break;
-            case 9 or 10:
+            case 9:
                 byte list = Byte(d, ref p);
                 long count = list >> 4 == 15 ? Varint(d, ref p) : list >> 4;
                 Fits(d, p, count, "a list");
@@ -241,24 +252,47 @@ internal static class ParquetThriftCheck
                     Value(d, ref p, list & 0x0F, depth + 1);
 
                 break;
-            case 11:
-                long entries = Varint(d, ref p);
-                if (entries == 0)
-                    break;
-                Fits(d, p, entries * 2, "a map");
-                byte kinds = Byte(d, ref p);
-                for (long i = 0; i < entries; i++)
-                {
-                    Value(d, ref p, kinds >> 4, depth + 1);
-                    Value(d, ref p, kinds & 0x0F, depth + 1);
-                }
-
-                break;
             case 12:
-                Struct(d, ref p, depth + 1, null, []);
+                SkippedStruct(d, ref p);
                 break;
+            case 10 or 11:
+                throw new InvalidDataException($"a Thrift {(type == 10 ? "set" : "map")} at byte {p}, which Parquet.Net cannot skip");
             default:
                 throw new InvalidDataException($"unknown Thrift type {type} at byte {p}");
+        }
+    }
+
+    /// <summary>
+    /// A field header's id as Parquet.Net 6.1 reads it: the previous id plus the header's delta, or a zigzag i16 after
+    /// the header. Parquet.Net keeps ids in a 16-bit short and wraps; an id outside that range is refused rather than
+    /// read as another field.
+    /// </summary>
+    private static long FieldId(byte[] d, ref int p, byte header, long previous, int at)
+    {
+        long id = header >> 4 == 0 ? Unzig(Varint(d, ref p)) : previous + (header >> 4);
+        if (id is < short.MinValue or > short.MaxValue)
+            throw new InvalidDataException($"field id {id} at byte {at} is outside the 16-bit range of Thrift field ids");
+        return id;
+    }
+
+    /// <summary>
+    /// An unknown struct-typed field, skipped the way Parquet.Net 6.1's <c>SkipField</c> skips it: it reads the field
+    /// headers up to a stop byte but not the fields' values, so the values' bytes are read as further headers. Walking
+    /// the struct properly instead made this check and Parquet.Net disagree on where the struct ends, and Parquet.Net
+    /// then read the rest of the footer differently (a column chunk without metadata: NullReference in
+    /// <c>InitRowGroupReaders</c>/<c>GetPath</c>). Following Parquet.Net, the fields after it are checked as Parquet.Net
+    /// will read them.
+    /// </summary>
+    private static void SkippedStruct(byte[] d, ref int p)
+    {
+        long id = 0;
+        while (true)
+        {
+            int at = p;
+            byte header = Byte(d, ref p);
+            if (header == 0)
+                return;
+            id = FieldId(d, ref p, header, id, at);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Pretrain.Data.Sources;
 using Pretrain.Data.Text;
+using Parquet.Schema;
 using Pretrain.Data.Writing;
 
 namespace Pretrain.Data.Tests.Hostile;
@@ -56,6 +57,29 @@ public sealed class FuzzCrasherTests
         string path = dir.File("long-footer.parquet");
         File.WriteAllBytes(path, bytes);
         AssertRefused(path);
+    }
+
+    [Fact]   // tools/fuzz parquet-image, seed 21, 100k: a fuzzed column name with a line break spread the message over lines
+    public async Task A_missing_image_or_label_column_is_named_in_one_line_whatever_the_other_columns_are_called()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("images.parquet");
+        var image = new DataField<byte[]>("image", true);
+        var other = new DataField<long>("lab\nel");
+        await using (var stream = File.Create(path))
+        {
+            await using var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(image, other), stream);
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(image, new[] { new byte[] { 1 } });
+            await group.WriteAsync<long>(other, new long[] { 0 }.AsMemory());
+        }
+
+        var e = Assert.Throws<DataException>(() => ParquetImageSource.Open([path], "image", "label"));
+        Assert.Contains("has no column 'label'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        e = Assert.Throws<DataException>(() => ParquetLabelColumn.Open([path], "label", "data.train"));
+        Assert.Contains("has no label column 'label'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

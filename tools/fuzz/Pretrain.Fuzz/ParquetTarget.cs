@@ -50,7 +50,7 @@ public sealed class ParquetTarget : IFuzzTarget
         return new FuzzInput(new Dictionary<string, byte[]> { ["input.parquet"] = mutated }, [kind.ToString(), column]);
     }
 
-    private static byte[] FooterIntegers(Random random, byte[] file)
+    internal static byte[] FooterIntegers(Random random, byte[] file)
     {
         try
         {

@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using Pretrain.Fuzz;
 
-// pretrain-fuzz [--inputs N] [--seed S] [--targets parquet,safetensors,recipe,tokenizer,onnx] [--out DIR]
+// pretrain-fuzz [--inputs N] [--seed S] [--targets parquet,parquet-image,safetensors,recipe,tokenizer,onnx] [--out DIR]
 // Runs each target for N mutated inputs and prints one table row per target; exit 1 if any crash or slow input.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--", StringComparison.Ordinal))
     .ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 int inputs = int.Parse(options.GetValueOrDefault("inputs", "1000"), CultureInfo.InvariantCulture);
 int seed = int.Parse(options.GetValueOrDefault("seed", "1"), CultureInfo.InvariantCulture);
 string? outDir = options.GetValueOrDefault("out");
-IFuzzTarget[] all = [new ParquetTarget(), new SafetensorsTarget(), new RecipeTarget(), new TokenizerTarget(), new OnnxTarget()];
+IFuzzTarget[] all = [new ParquetTarget(), new ParquetImageTarget(), new SafetensorsTarget(), new RecipeTarget(), new TokenizerTarget(), new OnnxTarget()];
 var chosen = options.TryGetValue("targets", out var names)
     ? all.Where(t => names.Split(',').Contains(t.Name)).ToArray()
     : all;
