@@ -32,7 +32,8 @@ public static class Shards
     public static long CheckReduceScatter(Tensor input, Tensor output, int world)
     {
         long n = Block(input, world, "reduce_scatter");
-        if (output.dim() != 1 || !output.is_contiguous() || output.numel() != n || output.dtype != input.dtype || output.device != input.device)
+        if (output.dim() != 1 || !output.is_contiguous() || output.numel() != n || output.dtype != input.dtype
+            || output.device_type != input.device_type || output.device_index != input.device_index)
             throw new CollectiveException($"reduce_scatter: the output must be 1-D and contiguous with {n} elements of {input.dtype} on {input.device} " +
                 $"(the input's 1/{world}), not [{string.Join(", ", output.shape)}] of {output.dtype} on {output.device}");
         return n;
