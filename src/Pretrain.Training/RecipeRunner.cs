@@ -224,6 +224,10 @@ public static class RecipeRunner
         _ => new Device(name),
     };
 
+    /// <summary>A metrics value, or null where MetricsLog wrote NaN/∞ as a string (summary.json, like JSON, has no such numbers).</summary>
+    private static double? Finite(System.Text.Json.Nodes.JsonNode? node) =>
+        node is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double d) ? d : null;
+
     private static Dictionary<string, object?> Summarize(Recipe recipe, TrainerState final, TorchSharp.torch.nn.Module model, string metricsPath, bool stoppedEarly)
     {
         var rows = MetricsLog.Read(metricsPath);
@@ -236,7 +240,7 @@ public static class RecipeRunner
             ["steps"] = final.Step,
             ["stopped_early"] = stoppedEarly,
             ["tokens_seen"] = final.TokensSeen,
-            ["final_loss"] = trainRows.LastOrDefault()?["loss"]?.GetValue<double>(),
+            ["final_loss"] = Finite(trainRows.LastOrDefault()?["loss"]),   // null when the last window's steps were all skipped (NaN)
             ["first_eval_loss"] = evalRows.FirstOrDefault()?["eval_loss"]?.GetValue<double>(),
             ["wall_time_s"] = final.ElapsedSeconds,
             ["tokens_per_s_median"] = tps.Count > 0 ? tps[tps.Count / 2] : null,
