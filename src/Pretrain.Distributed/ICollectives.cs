@@ -53,6 +53,34 @@ public interface ICollectives : IDisposable
     void Barrier();
 
     /// <summary>
+    /// ZeRO's gradient collective: <paramref name="input"/> (1-D, WorldSize × n elements) is combined over every rank
+    /// and this rank's block, elements [Rank·n, (Rank+1)·n), lands in <paramref name="output"/> (1-D, n elements, not
+    /// overlapping the input). The default is an all-reduce of a copy; the backends override it with one
+    /// reduce-scatter (MPI_Ireduce_scatter_block, ncclReduceScatter), which moves (W−1)/W of what an all-reduce does.
+    /// </summary>
+    void ReduceScatter(Tensor input, Tensor output, ReduceOp op = ReduceOp.Sum)
+    {
+        long n = Shards.CheckReduceScatter(input, output, WorldSize);
+        using var all = input.clone();
+        AllReduce(all, op);
+        using var mine = all.narrow(0, Rank * n, n);
+        output.copy_(mine);
+    }
+
+    /// <summary>
+    /// ZeRO's parameter collective, in place: <paramref name="buffer"/> (1-D, contiguous, WorldSize × n elements)
+    /// holds this rank's block at [Rank·n, (Rank+1)·n); afterwards every block holds its owner's values, on every
+    /// rank. The default goes through <see cref="AllGather"/>; the backends override it with one in-place all-gather.
+    /// </summary>
+    void AllGatherInPlace(Tensor buffer)
+    {
+        long n = Shards.Block(buffer, WorldSize, "all_gather_in_place");
+        using var mine = buffer.narrow(0, Rank * n, n);   // 1-D narrow of a contiguous buffer: contiguous
+        using var all = AllGather(mine);
+        buffer.copy_(all.reshape(buffer.shape));
+    }
+
+    /// <summary>
     /// Ends the whole job now because this rank failed (<paramref name="reason"/> is printed as one line first), so the
     /// other ranks do not wait in their next collective until the timeout. With one process it does nothing: the
     /// caller's exception ends the run. Multi-rank backends do not return.

@@ -51,6 +51,18 @@ public sealed class MpiNcclCollectives : ICollectives
 
     public Tensor AllGather(Tensor tensor) => tensor.device_type == DeviceType.CUDA ? _nccl.AllGather(tensor) : _mpi.AllGather(tensor);
 
+    public void ReduceScatter(Tensor input, Tensor output, ReduceOp op = ReduceOp.Sum)
+    {
+        if (input.device_type == DeviceType.CUDA) _nccl.ReduceScatter(input, output, op);
+        else _mpi.ReduceScatter(input, output, op);
+    }
+
+    public void AllGatherInPlace(Tensor buffer)
+    {
+        if (buffer.device_type == DeviceType.CUDA) _nccl.AllGatherInPlace(buffer);
+        else _mpi.AllGatherInPlace(buffer);
+    }
+
     public byte[][] AllGatherBytes(ReadOnlySpan<byte> mine) => _mpi.AllGatherBytes(mine);
 
     public byte[] BroadcastBytes(ReadOnlySpan<byte> data, int root = 0) => _mpi.BroadcastBytes(data, root);

@@ -18,6 +18,14 @@ public sealed class SingleProcess : ICollectives
 
     public Tensor AllGather(Tensor tensor) => tensor.unsqueeze(0).clone();
 
+    public void ReduceScatter(Tensor input, Tensor output, ReduceOp op = ReduceOp.Sum)
+    {
+        Shards.CheckReduceScatter(input, output, 1);
+        output.copy_(input);
+    }
+
+    public void AllGatherInPlace(Tensor buffer) => Shards.Block(buffer, 1, "all_gather_in_place");
+
     public byte[][] AllGatherBytes(ReadOnlySpan<byte> mine) => [mine.ToArray()];
 
     public byte[] BroadcastBytes(ReadOnlySpan<byte> data, int root = 0)

@@ -133,7 +133,7 @@ public static class RecipeRunner
         var data = recipe.Data;
 
         using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), task.Decays, recipe.Optimizer.Lr, recipe.Optimizer.Betas[0], recipe.Optimizer.Betas[1],
-            recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay);
+            recipe.Optimizer.Eps, recipe.Optimizer.WeightDecay, shardOver: train.Zero == 1 ? ranks : null);
         TrainerState? state = from is null ? null : CheckpointReader.Restore(from.Directory, from.Step, task, optimizer);
         // Identical start: rank 0's weights on every rank, checked by checksum; then each rank's own dropout stream.
         WeightSync.BroadcastFromRankZero(ranks, model);
@@ -163,7 +163,8 @@ public static class RecipeRunner
         };
 
         observer.OnMessage($"{recipe.Name}: {task.Describe}, {context.Files.Train.Count} train file(s), precision {precision}{(train.Precision == "auto" ? " (auto)" : "")}, run folder {runDir}" +
-            (ranks.WorldSize > 1 ? $", data parallel over {ranks.WorldSize} ranks ({ranks.Backend})" : ""));
+            (ranks.WorldSize > 1 ? $", data parallel over {ranks.WorldSize} ranks ({ranks.Backend})" : "") +
+            (optimizer.Sharded ? $", ZeRO-1: {optimizer.StateBytes} bytes of optimizer state on this rank" : ""));
         var final = new Trainer(parts).Run(state, cancel);
         if (ranks.WorldSize > 1)
         {
@@ -173,6 +174,7 @@ public static class RecipeRunner
         if (!lead) return new RunResult(runDir, final, new Dictionary<string, object?>()) { Recipe = recipe, Rank = ranks.Rank };
 
         var summary = Summarize(recipe, final, model, metrics!.JsonlPath, stoppedEarly: final.Step < train.MaxSteps);
+        summary["optimizer_state_bytes"] = optimizer.StateBytes;   // rank 0's: all of it, or under ZeRO-1 its shard's
         foreach (var m in context.BadData.DrainMessages()) observer.OnMessage(m);
         if (context.BadData.Skips)
         {
@@ -222,6 +224,10 @@ public static class RecipeRunner
         _ => new Device(name),
     };
 
+    /// <summary>A metrics value, or null where MetricsLog wrote NaN/∞ as a string (summary.json, like JSON, has no such numbers).</summary>
+    private static double? Finite(System.Text.Json.Nodes.JsonNode? node) =>
+        node is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double d) ? d : null;
+
     private static Dictionary<string, object?> Summarize(Recipe recipe, TrainerState final, TorchSharp.torch.nn.Module model, string metricsPath, bool stoppedEarly)
     {
         var rows = MetricsLog.Read(metricsPath);
@@ -234,7 +240,7 @@ public static class RecipeRunner
             ["steps"] = final.Step,
             ["stopped_early"] = stoppedEarly,
             ["tokens_seen"] = final.TokensSeen,
-            ["final_loss"] = trainRows.LastOrDefault()?["loss"]?.GetValue<double>(),
+            ["final_loss"] = Finite(trainRows.LastOrDefault()?["loss"]),   // null when the last window's steps were all skipped (NaN)
             ["first_eval_loss"] = evalRows.FirstOrDefault()?["eval_loss"]?.GetValue<double>(),
             ["wall_time_s"] = final.ElapsedSeconds,
             ["tokens_per_s_median"] = tps.Count > 0 ? tps[tps.Count / 2] : null,

@@ -239,7 +239,9 @@ public sealed class Trainer(TrainerParts parts)
     /// <summary>Rank 0 writes the checkpoint; its success or failure reaches every rank.</summary>
     private void Save(TrainerState state, double? metric, string note)
     {
-        var path = RankZero.Run(parts.Sync.Collectives, () => parts.Checkpoints!.Save(state.Step, state, metric), checkpoint: true);
+        string? path;
+        using (parts.Optimizer.GatherState())   // ZeRO-1: every rank's moments, so rank 0 writes the whole state
+            path = RankZero.Run(parts.Sync.Collectives, () => parts.Checkpoints!.Save(state.Step, state, metric), checkpoint: true);
         if (path is not null) parts.Observer.OnMessage($"checkpoint {Path.GetFileName(path)}{note}");
     }
 

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 // Usage (under mpirun):
 //   collectives OUT_DIR          every collective on float32/float64/int64/bfloat16 and bytes; writes OUT_DIR/rank{R}.txt
+//   zero OUT_DIR                 ZeRO-1's reduce-scatter and in-place all-gather; writes OUT_DIR/rank{R}.txt
 //   stop TIMEOUT_S               one all-reduce, then rank 1 stops itself (SIGSTOP) and the others all-reduce again
 //   skip TIMEOUT_S               one all-reduce, then rank 1 sleeps outside any collective while the others all-reduce
 //   abort TIMEOUT_S              one all-reduce, then rank 1 calls Abort (a failed rank) while the others all-reduce
@@ -33,6 +34,9 @@ switch (scenario)
 {
     case "collectives":
         File.WriteAllLines(Path.Combine(args[1], $"rank{rank}.txt"), RunAll(world));
+        break;
+    case "zero":
+        File.WriteAllLines(Path.Combine(args[1], $"rank{rank}.txt"), ZeroProbe.Run(world));
         break;
     case "stop":
     case "skip":

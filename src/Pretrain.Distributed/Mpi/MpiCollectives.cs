@@ -144,6 +144,95 @@ public sealed unsafe class MpiCollectives : ICollectives
         return result;
     }
 
+    /// <summary>
+    /// One MPI_Ireduce_scatter_block (ZeRO-1's gradients). 16-bit floats go through a float32 copy as in
+    /// <see cref="AllReduce"/>; a block over <see cref="Chunks.MaxCount"/> elements goes slice by slice, each slice's
+    /// W pieces first copied together (MPI counts are C ints).
+    /// </summary>
+    public void ReduceScatter(Tensor input, Tensor output, ReduceOp op = ReduceOp.Sum)
+    {
+        const string name = "reduce_scatter";
+        RequireCpu(input, name);
+        RequireCpu(output, name);
+        long n = Shards.CheckReduceScatter(input, output, WorldSize);
+        if (input.dtype is ScalarType.BFloat16 or ScalarType.Float16)
+        {
+            using var wideIn = input.to_type(ScalarType.Float32);
+            using var wideOut = torch.empty(n, ScalarType.Float32);
+            ReduceScatter(wideIn, wideOut, op);
+            output.copy_(wideOut);
+            return;
+        }
+        var (type, mpiOp) = Reduction(input, op, name);
+        lock (_lock)
+        {
+            var (sequence, deadline) = Begin();
+            foreach (var (offset, count) in Chunks.Of(n, Chunks.MaxCount))
+            {
+                using var pieces = count == n ? null : input.view(WorldSize, n).narrow(1, offset, count).contiguous();   // (W, count)
+                using var into = output.narrow(0, offset, count);
+                IntPtr request;
+                _mpi.Check(_mpi.Ireduce_scatter_block(TensorMemory.Address(pieces ?? input), TensorMemory.Address(into), count, type, mpiOp, _comm, &request), "MPI_Ireduce_scatter_block");
+                _watchdog.Wait(&request, name, sequence, deadline);
+            }
+        }
+        if (op == ReduceOp.Avg) output.div_(WorldSize);
+    }
+
+    /// <summary>
+    /// One MPI_Iallgather with MPI_IN_PLACE (ZeRO-1's parameters), counted in 8-, 4- or 1-byte units by the element
+    /// size; a block over <see cref="Chunks.MaxCount"/> units goes slice by slice through a (W, slice) staging tensor.
+    /// </summary>
+    public void AllGatherInPlace(Tensor buffer)
+    {
+        const string name = "all_gather_in_place";
+        RequireCpu(buffer, name);
+        long n = Shards.Block(buffer, WorldSize, name);
+        long elementSize = buffer.element_size();
+        var (type, unit) = elementSize switch { 8 => (_mpi.Int64, 8L), 4 => (_mpi.Int32, 4L), _ => (_mpi.Byte, 1L) };   // bits moved, not converted
+        long units = n * elementSize / unit;
+        lock (_lock)
+        {
+            var (sequence, deadline) = Begin();
+            if (units <= Chunks.MaxCount)
+            {
+                IntPtr request;
+                _mpi.Check(_mpi.Iallgather(MpiLibrary.InPlace, 0, _mpi.Byte, TensorMemory.Address(buffer), (int)units, type, _comm, &request), "MPI_Iallgather");
+                _watchdog.Wait(&request, name, sequence, deadline);
+                return;
+            }
+            using var blocks = buffer.view(WorldSize, n);
+            foreach (var (offset, count) in Chunks.Of(n, (int)Math.Max(1, Chunks.MaxCount * unit / elementSize)))
+            {
+                using var staging = torch.empty([WorldSize, count], buffer.dtype);
+                using (var mine = buffer.narrow(0, Rank * n + offset, count))
+                using (var row = staging[Rank]) row.copy_(mine);
+                IntPtr request;
+                _mpi.Check(_mpi.Iallgather(MpiLibrary.InPlace, 0, _mpi.Byte, TensorMemory.Address(staging), (int)(count * elementSize / unit), type, _comm, &request), "MPI_Iallgather");
+                _watchdog.Wait(&request, name, sequence, deadline);
+                using var slice = blocks.narrow(1, offset, count);
+                slice.copy_(staging);
+            }
+        }
+    }
+
+    /// <summary>The MPI datatype and operation of a float32/64 or int32/64 reduction.</summary>
+    private (IntPtr Type, IntPtr Op) Reduction(Tensor tensor, ReduceOp op, string name)
+    {
+        IntPtr type = tensor.dtype switch
+        {
+            ScalarType.Float32 => _mpi.Float,
+            ScalarType.Float64 => _mpi.Double,
+            ScalarType.Int64 => _mpi.Int64,
+            ScalarType.Int32 => _mpi.Int32,
+            _ => throw new CollectiveException($"{name}: dtype {tensor.dtype} is not supported (float32, float64, bfloat16, float16, int64, int32)"),
+        };
+        if (op == ReduceOp.Avg && !torch.is_floating_point(tensor))
+            throw new CollectiveException($"{name}: the average of {tensor.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
+        IntPtr mpiOp = op switch { ReduceOp.Sum or ReduceOp.Avg => _mpi.OpSum, ReduceOp.Max => _mpi.OpMax, ReduceOp.Min => _mpi.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        return (type, mpiOp);
+    }
+
     public byte[][] AllGatherBytes(ReadOnlySpan<byte> mine)
     {
         const string name = "all_gather_bytes";

@@ -36,6 +36,7 @@ internal sealed unsafe class MpiLibrary
     public readonly delegate* unmanaged<int, byte*, int*, int> Error_string;
     public readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, IntPtr*, int> Iallreduce;
     public readonly delegate* unmanaged<IntPtr, int, IntPtr, int, IntPtr, IntPtr*, int> Ibcast;
+    public readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, IntPtr*, int> Ireduce_scatter_block;
     public readonly delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr*, int> Iallgather;
     public readonly delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int*, int*, IntPtr, IntPtr, IntPtr*, int> Iallgatherv;
     public readonly delegate* unmanaged<IntPtr, IntPtr*, int> Ibarrier;
@@ -102,6 +103,7 @@ internal sealed unsafe class MpiLibrary
         Error_string = (delegate* unmanaged<int, byte*, int*, int>)F("MPI_Error_string");
         Iallreduce = (delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, IntPtr*, int>)F("MPI_Iallreduce");
         Ibcast = (delegate* unmanaged<IntPtr, int, IntPtr, int, IntPtr, IntPtr*, int>)F("MPI_Ibcast");
+        Ireduce_scatter_block = (delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, IntPtr*, int>)F("MPI_Ireduce_scatter_block");
         Iallgather = (delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr*, int>)F("MPI_Iallgather");
         Iallgatherv = (delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int*, int*, IntPtr, IntPtr, IntPtr*, int>)F("MPI_Iallgatherv");
         Ibarrier = (delegate* unmanaged<IntPtr, IntPtr*, int>)F("MPI_Ibarrier");

@@ -87,6 +87,42 @@ internal sealed unsafe class NcclCommunicator : IDisposable
         Run("all_gather", () => _nccl.AllGather(TensorMemory.Address(send), TensorMemory.Address(receive), (nuint)(send.numel() * send.element_size()), 1 /* ncclUint8 */, _comm, IntPtr.Zero));
     }
 
+    /// <summary>ncclReduceScatter: <paramref name="input"/> (W × n) combined, this rank's block into <paramref name="output"/> (n). Untested on a GPU (docs/distributed.md "ZeRO-1").</summary>
+    public void ReduceScatter(Tensor input, Tensor output, ReduceOp op)
+    {
+        const string name = "reduce_scatter";
+        Require(input, name);
+        Require(output, name);
+        long n = Shards.CheckReduceScatter(input, output, WorldSize);
+        int type = TypeOf(input, name);
+        if (op == ReduceOp.Avg && !torch.is_floating_point(input))
+            throw new CollectiveException($"{name}: the average of {input.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
+        int ncclOp = op switch { ReduceOp.Sum or ReduceOp.Avg => NcclLibrary.OpSum, ReduceOp.Max => NcclLibrary.OpMax, ReduceOp.Min => NcclLibrary.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        Run(name, () => _nccl.ReduceScatter(TensorMemory.Address(input), TensorMemory.Address(output), (nuint)n, type, ncclOp, _comm, IntPtr.Zero));
+        if (op == ReduceOp.Avg) output.div_(WorldSize);
+    }
+
+    /// <summary>ncclAllGather in place (send = this rank's block of the receive buffer, as NCCL documents). Untested on a GPU.</summary>
+    public void AllGatherInPlace(Tensor buffer)
+    {
+        const string name = "all_gather_in_place";
+        Require(buffer, name);
+        long bytes = Shards.Block(buffer, WorldSize, name) * buffer.element_size();
+        IntPtr receive = TensorMemory.Address(buffer);
+        Run(name, () => _nccl.AllGather(receive + (nint)(Rank * bytes), receive, (nuint)bytes, 1 /* ncclUint8 */, _comm, IntPtr.Zero));
+    }
+
+    private static int TypeOf(Tensor tensor, string name) => tensor.dtype switch
+    {
+        ScalarType.Float32 => NcclLibrary.Float32,
+        ScalarType.Float64 => NcclLibrary.Float64,
+        ScalarType.BFloat16 => NcclLibrary.BFloat16,
+        ScalarType.Float16 => NcclLibrary.Float16,
+        ScalarType.Int64 => NcclLibrary.Int64,
+        ScalarType.Int32 => NcclLibrary.Int32,
+        _ => throw new CollectiveException($"{name}: dtype {tensor.dtype} is not supported on CUDA (float32, float64, bfloat16, float16, int64, int32)"),
+    };
+
     /// <summary>ncclCommAbort: ends any collective in flight (the watchdog calls it before MPI_Abort).</summary>
     public void Abort()
     {

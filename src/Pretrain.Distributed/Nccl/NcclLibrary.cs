@@ -26,6 +26,7 @@ internal sealed unsafe class NcclLibrary
     public readonly delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int> AllReduce;
     public readonly delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int> Broadcast;
     public readonly delegate* unmanaged<IntPtr, IntPtr, nuint, int, IntPtr, IntPtr, int> AllGather;
+    public readonly delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int> ReduceScatter;
     public readonly delegate* unmanaged<IntPtr, int*, int> CommGetAsyncError;
     public readonly delegate* unmanaged<IntPtr, int> CommAbort;
     public readonly delegate* unmanaged<IntPtr, int> CommDestroy;
@@ -89,6 +90,7 @@ internal sealed unsafe class NcclLibrary
         AllReduce = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int>)F(lib, name, "ncclAllReduce");
         Broadcast = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int>)F(lib, name, "ncclBroadcast");
         AllGather = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, IntPtr, IntPtr, int>)F(lib, name, "ncclAllGather");
+        ReduceScatter = (delegate* unmanaged<IntPtr, IntPtr, nuint, int, int, IntPtr, IntPtr, int>)F(lib, name, "ncclReduceScatter");
         CommGetAsyncError = (delegate* unmanaged<IntPtr, int*, int>)F(lib, name, "ncclCommGetAsyncError");
         CommAbort = (delegate* unmanaged<IntPtr, int>)F(lib, name, "ncclCommAbort");
         CommDestroy = (delegate* unmanaged<IntPtr, int>)F(lib, name, "ncclCommDestroy");

@@ -44,10 +44,19 @@ public sealed class GradientSync(ICollectives collectives)
     /// <summary>Whether any rank wants to stop before the first step (one all-reduce).</summary>
     public bool AgreeStop(bool wantStop) => Totals(0, 0, wantStop).Stop;
 
-    /// <summary>Sums every gradient bucket of <paramref name="optimizer"/>'s flat buffer over the ranks in place, one all-reduce per bucket.</summary>
+    /// <summary>
+    /// Sums every gradient bucket of <paramref name="optimizer"/>'s flat buffer over the ranks in place, one all-reduce
+    /// per bucket; under ZeRO-1 one reduce-scatter per buffer instead, after which each rank holds the global gradients
+    /// of its own shard only (what its update reads).
+    /// </summary>
     public void AllReduce(AdamW optimizer)
     {
         if (WorldSize == 1) return;
+        if (optimizer.Sharded)
+        {
+            optimizer.ReduceScatterGradients();
+            return;
+        }
         optimizer.Collect();   // gradients autograd allocated outside the buffer (the first step's) are bound into it first
         foreach (var bucket in optimizer.FlatGradients) collectives.AllReduce(bucket.Gradients, ReduceOp.Sum);
     }

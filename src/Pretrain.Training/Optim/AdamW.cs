@@ -1,3 +1,4 @@
+using Pretrain.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,6 +13,11 @@ namespace Pretrain.Training.Optim;
 /// one multiply over a prefix). State is still keyed by parameter name (optimizer.safetensors), the learning rate
 /// is set per step by the schedule, and on CPU in fp32 every value is bitwise what <see cref="PerParameterAdamW"/>
 /// computes. docs/optimizer.md describes the layout and the gradient-presence rule.
+/// <para>ZeRO-1 (Rajbhandari et al. 2020, stage 1; docs/distributed.md "ZeRO-1"): built with the ranks to shard
+/// over, each rank keeps the moments of its contiguous shard of every buffer only; the gradients are reduce-scattered
+/// (<see cref="ReduceScatterGradients"/>), the norm is the all-reduce of the shards' squares, the update runs on the
+/// shard, and the updated values are all-gathered in place. Checkpoints still hold every moment
+/// (<see cref="GatherState"/>).</para>
 /// </summary>
 public sealed class AdamW : IDisposable
 {
@@ -24,6 +30,8 @@ public sealed class AdamW : IDisposable
     private readonly double _beta2;
     private readonly double _eps;
     private readonly double _weightDecay;
+    private readonly ICollectives _ranks;
+    private List<(Tensor ExpAvg, Tensor ExpAvgSq)>? _gathered;   // ZeRO-1: every rank's moments, while a checkpoint is written
 
     /// <summary>Optimizer steps taken so far (bias correction uses it).</summary>
     public long StepCount { get; private set; }
@@ -42,10 +50,13 @@ public sealed class AdamW : IDisposable
     /// <see cref="Parameter"/> objects; their storage changes). Frozen parameters get no slot (LoRA). Build the
     /// optimizer after the model is on its device and in its dtype, and never move the model afterwards.
     /// </summary>
+    /// <param name="shardOver">ZeRO-1: the ranks whose shards the moments are split into (null or one rank: every moment here).</param>
     public AdamW(IEnumerable<(string Name, Parameter Param)> parameters, Func<string, Parameter, bool> decays,
-        double lr, double beta1, double beta2, double eps, double weightDecay, long bucketBytes = DefaultBucketBytes)
+        double lr, double beta1, double beta2, double eps, double weightDecay, long bucketBytes = DefaultBucketBytes,
+        ICollectives? shardOver = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketBytes);
+        _ranks = shardOver ?? SingleProcess.Instance;
         _beta1 = beta1;
         _beta2 = beta2;
         _eps = eps;
@@ -59,7 +70,7 @@ public sealed class AdamW : IDisposable
             if (!seen.Add(name)) throw new ArgumentException($"Parameter '{name}' is listed twice.", nameof(parameters));
         }
         foreach (var members in trainable.GroupBy(p => (p.Param.dtype, p.Param.device.ToString())))
-            _groups.Add(new FlatGroup(members.ToList()));
+            _groups.Add(new FlatGroup(members.ToList(), _ranks.WorldSize, _ranks.Rank));
         var byName = _groups.SelectMany(g => g.Slots).ToDictionary(s => s.Name, StringComparer.Ordinal);
         _slots.AddRange(trainable.Select(p => byName[p.Name]));
         FlatGradients = _groups.SelectMany(g => Buckets(g, bucketBytes)).ToList();
@@ -67,6 +78,12 @@ public sealed class AdamW : IDisposable
 
     /// <summary>Names of the parameters this optimizer updates, in order.</summary>
     public IReadOnlyList<string> ParameterNames => _slots.Select(s => s.Name).ToList();
+
+    /// <summary>Whether the moments are sharded over more than one rank (ZeRO-1).</summary>
+    public bool Sharded => _ranks.WorldSize > 1;
+
+    /// <summary>Bytes of optimizer state (both moments) this rank holds: all of them, or under ZeRO-1 its shard's.</summary>
+    public long StateBytes => _groups.Sum(g => (g.ExpAvg.numel() + g.ExpAvgSq.numel()) * g.ExpAvg.element_size());
 
     /// <summary>Names of the parameters that receive weight decay.</summary>
     public IEnumerable<string> DecayedNames => _slots.Where(s => s.Decay).Select(s => s.Name);
@@ -84,12 +101,16 @@ public sealed class AdamW : IDisposable
         foreach (var group in _groups)
         {
             // Normally one run per group; a parameter without a gradient splits it so it is left untouched.
-            foreach (var (offset, count) in group.Runs(s => s.Present))
+            // ZeRO-1: only the part of each run inside this rank's shard; the all-gather brings the rest.
+            long shardEnd = group.ShardStart + group.ShardLength;
+            foreach (var (runStart, runCount) in group.Runs(s => s.Present))
             {
+                long offset = Math.Max(runStart, group.ShardStart), end = Math.Min(runStart + runCount, shardEnd);
                 long chunk = ChunkElements(group.Values);
-                for (long start = offset; start < offset + count; start += chunk)
-                    Update(group, start, Math.Min(chunk, offset + count - start), stepSize, sqrtBc2);
+                for (long start = offset; start < end; start += chunk)
+                    Update(group, start, Math.Min(chunk, end - start), stepSize, sqrtBc2);
             }
+            if (Sharded) _ranks.AllGatherInPlace(group.Values);
         }
     }
 
@@ -104,8 +125,8 @@ public sealed class AdamW : IDisposable
         }
         using var p = group.Values.narrow(0, start, count);
         using var g = group.Grads.narrow(0, start, count);
-        using var m = group.ExpAvg.narrow(0, start, count);
-        using var v = group.ExpAvgSq.narrow(0, start, count);
+        using var m = group.ExpAvg.narrow(0, start - group.ShardStart, count);   // the moments start at the shard
+        using var v = group.ExpAvgSq.narrow(0, start - group.ShardStart, count);
         // The same kernels, in the same order and with the same scalars, as PerParameterAdamW.
         m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
         v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
@@ -162,6 +183,7 @@ public sealed class AdamW : IDisposable
     {
         Collect();
         var device = _groups.Count > 0 ? _groups[0].Grads.device : CPU;
+        if (Sharded) return ShardedGradNorm(device);
         if (!_slots.Any(s => s.Present)) return zeros(1, ScalarType.Float64, device: device).reshape([]);
         var sums = new List<Tensor>(FlatGradients.Count);
         foreach (var bucket in FlatGradients)
@@ -176,6 +198,49 @@ public sealed class AdamW : IDisposable
             }
         }
         return (sums.Count == 1 ? sums[0] : stack(sums).sum()).sqrt();
+    }
+
+    /// <summary>
+    /// ZeRO-1's norm: each rank's sum of squares over its shards (float64, chunked as <see cref="GradNorm"/>), summed
+    /// over the ranks by one all-reduce, so every rank clips with, and checks finiteness of, the same global norm.
+    /// The sums are cut at other places than the buckets' so the norm can differ from ZeRO-0's in its last bits.
+    /// </summary>
+    private Tensor ShardedGradNorm(Device device)
+    {
+        var sums = new List<Tensor> { zeros(1, ScalarType.Float64, device: device).reshape([]) };
+        foreach (var group in _groups)
+        {
+            using var shard = group.Shard(group.Grads);
+            long chunk = shard.device_type == DeviceType.CPU ? CpuNormChunkElements : long.MaxValue;
+            for (long start = 0; start < shard.shape[0]; start += chunk)
+            {
+                using var g = shard.narrow(0, start, Math.Min(chunk, shard.shape[0] - start));
+                using var wide = g.dtype is ScalarType.Float32 or ScalarType.Float64 ? null : g.to_type(ScalarType.Float32);
+                using var squares = (wide ?? g).square();
+                sums.Add(squares.sum().to_type(ScalarType.Float64).to(device));
+            }
+        }
+        var total = stack(sums).sum().reshape(1);
+        _ranks.AllReduce(total, ReduceOp.Sum);   // a NaN or ∞ on any rank reaches every rank: the step is skipped or stopped everywhere
+        return total.reshape([]).sqrt();
+    }
+
+    /// <summary>
+    /// ZeRO-1's gradient collective: each group's gradient buffer summed over the ranks with one reduce-scatter, this
+    /// rank's shard written back into its place in the buffer (the rest of the buffer keeps this rank's own,
+    /// unreduced gradients, which nothing reads). Called where ZeRO-0 all-reduces the buckets.
+    /// </summary>
+    public void ReduceScatterGradients()
+    {
+        Collect();
+        using var _ = no_grad();
+        foreach (var group in _groups)
+        {
+            using var mine = empty(group.ShardLength, group.Grads.dtype, group.Grads.device);
+            _ranks.ReduceScatter(group.Grads, mine, ReduceOp.Sum);
+            using var shard = group.Shard(group.Grads);
+            shard.copy_(mine);
+        }
     }
 
     /// <summary>Clips to <paramref name="maxNorm"/> given the gradients' <paramref name="norm"/> (from <see cref="GradNorm"/>); no-op when within it.</summary>
@@ -193,21 +258,112 @@ public sealed class AdamW : IDisposable
         using (no_grad())
         {
             // In the buffer's dtype: a float64 factor sends libtorch's multiply down its slow casting path (~10× here).
-            foreach (var group in _groups) group.Grads.mul_(tensor(factor, ScalarType.Float64).to(group.Grads.device).to_type(group.Grads.dtype));
+            foreach (var group in _groups)
+            {
+                // ZeRO-1: only the shard this rank updates holds reduced gradients; the rest is not read.
+                using var grads = group.Shard(group.Grads);
+                grads.mul_(tensor(factor, ScalarType.Float64).to(group.Grads.device).to_type(group.Grads.dtype));
+            }
         }
     }
 
-    /// <summary>State tensors keyed "{param}.exp_avg" / "{param}.exp_avg_sq" (views; copy before keeping).</summary>
+    /// <summary>
+    /// State tensors keyed "{param}.exp_avg" / "{param}.exp_avg_sq" (views; copy before keeping). Under ZeRO-1 only
+    /// inside <see cref="GatherState"/>'s scope, where they are views of the gathered moments.
+    /// </summary>
     public Dictionary<string, Tensor> StateTensors() => AdamWState.Tensors(Moments());
 
-    /// <summary>Restores state saved by <see cref="StateTensors"/>; every slot must be present with its shape.</summary>
+    /// <summary>
+    /// ZeRO-1: every rank calls it (a collective) before a checkpoint is written; until the result is disposed,
+    /// <see cref="StateTensors"/> sees every rank's moments (two all-gathers per group into full-length buffers, so
+    /// for that moment each rank holds the whole state once more). Without sharding it does nothing.
+    /// </summary>
+    public IDisposable GatherState()
+    {
+        if (!Sharded) return NoScope.Instance;
+        using var _ = no_grad();
+        _gathered = [];
+        foreach (var group in _groups)
+        {
+            (Tensor, Tensor) full = (Gather(group, group.ExpAvg), Gather(group, group.ExpAvgSq));
+            _gathered.Add(full);
+        }
+        return new GatheredScope(this);
+    }
+
+    /// <summary>One moment buffer of every rank: this rank's shard copied into its place, then all-gathered in place.</summary>
+    private Tensor Gather(FlatGroup group, Tensor moments)
+    {
+        var full = empty(group.Values.shape[0], moments.dtype, moments.device).DetachFromDisposeScope();
+        using (var mine = group.Shard(full)) mine.copy_(moments);
+        _ranks.AllGatherInPlace(full);
+        return full;
+    }
+
+    /// <summary>
+    /// Restores state saved by <see cref="StateTensors"/> (at any world size, with or without ZeRO); every slot must
+    /// be present with its shape. Under ZeRO-1 each rank copies the part of each moment inside its shard.
+    /// </summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount, string source)
     {
-        AdamWState.Load(Moments(), state, source);
+        if (!Sharded) AdamWState.Load(Moments(), state, source);
+        else LoadShards(state, source);
         StepCount = stepCount;
     }
 
-    private List<(string Name, Tensor ExpAvg, Tensor ExpAvgSq)> Moments() => [.. _slots.Select(s => (s.Name, s.ExpAvg, s.ExpAvgSq))];
+    private void LoadShards(IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        AdamWState.Check(_slots.Select(s => (s.Name, s.Param.shape)), state, source);
+        using var _ = no_grad();
+        foreach (var group in _groups)
+        {
+            long shardEnd = group.ShardStart + group.ShardLength;
+            foreach (var s in group.Slots)
+            {
+                long lo = Math.Max(s.Offset, group.ShardStart), hi = Math.Min(s.Offset + s.Count, shardEnd);
+                if (lo >= hi) continue;
+                foreach (var (key, moments) in new[] { (s.Name + ".exp_avg", group.ExpAvg), (s.Name + ".exp_avg_sq", group.ExpAvgSq) })
+                {
+                    using var src = state[key].reshape(-1).narrow(0, lo - s.Offset, hi - lo);
+                    using var dst = moments.narrow(0, lo - group.ShardStart, hi - lo);
+                    dst.copy_(src);
+                }
+            }
+        }
+    }
+
+    private List<(string Name, Tensor ExpAvg, Tensor ExpAvgSq)> Moments()
+    {
+        if (!Sharded) return [.. _slots.Select(s => (s.Name, s.ExpAvg!, s.ExpAvgSq!))];
+        if (_gathered is null) throw new InvalidOperationException("ZeRO-1 keeps only this rank's moments: call GatherState() on every rank before reading the state");
+        var views = new List<(string, Tensor, Tensor)>(_slots.Count);
+        var byGroup = _groups.Select((g, i) => (g, i)).SelectMany(x => x.g.Slots.Select(s => (s, x.i))).ToDictionary(x => x.s.Name, x => x.i, StringComparer.Ordinal);
+        foreach (var s in _slots)
+        {
+            var (m, v) = _gathered[byGroup[s.Name]];
+            views.Add((s.Name, m.narrow(0, s.Offset, s.Count).view(s.Param.shape), v.narrow(0, s.Offset, s.Count).view(s.Param.shape)));
+        }
+        return views;
+    }
+
+    private sealed class NoScope : IDisposable
+    {
+        public static readonly NoScope Instance = new();
+        public void Dispose() { }
+    }
+
+    private sealed class GatheredScope(AdamW owner) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var (m, v) in owner._gathered ?? [])
+            {
+                m.Dispose();
+                v.Dispose();
+            }
+            owner._gathered = null;
+        }
+    }
 
     public void Dispose()
     {

@@ -20,19 +20,25 @@ internal static class AdamWState
         return d;
     }
 
-    /// <summary>Copies <paramref name="state"/> into <paramref name="slots"/>; every moment must be present with its shape.</summary>
-    public static void Load(IReadOnlyList<(string Name, Tensor ExpAvg, Tensor ExpAvgSq)> slots, IReadOnlyDictionary<string, Tensor> state, string source)
+    /// <summary>Throws unless both moments of every parameter are in <paramref name="state"/> with the parameter's shape (nothing is copied).</summary>
+    public static void Check(IEnumerable<(string Name, long[] Shape)> parameters, IReadOnlyDictionary<string, Tensor> state, string source)
     {
-        foreach (var (name, m, v) in slots)
+        foreach (var (name, shape) in parameters)
         {
-            foreach (var (key, dst) in new[] { (name + ".exp_avg", m), (name + ".exp_avg_sq", v) })
+            foreach (var key in new[] { name + ".exp_avg", name + ".exp_avg_sq" })
             {
                 if (!state.TryGetValue(key, out var src))
                     throw new InvalidDataException($"{source}: optimizer state has no '{key}'. The checkpoint does not match this model.");
-                if (!src.shape.SequenceEqual(dst.shape))
-                    throw new InvalidDataException($"{source}: optimizer state '{key}' has shape [{string.Join(", ", src.shape)}], expected [{string.Join(", ", dst.shape)}].");
+                if (!src.shape.SequenceEqual(shape))
+                    throw new InvalidDataException($"{source}: optimizer state '{key}' has shape [{string.Join(", ", src.shape)}], expected [{string.Join(", ", shape)}].");
             }
         }
+    }
+
+    /// <summary>Copies <paramref name="state"/> into <paramref name="slots"/>; every moment must be present with its shape.</summary>
+    public static void Load(IReadOnlyList<(string Name, Tensor ExpAvg, Tensor ExpAvgSq)> slots, IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        Check(slots.Select(s => (s.Name, s.ExpAvg.shape)), state, source);
         using var _ = no_grad();
         foreach (var (name, m, v) in slots)
         {

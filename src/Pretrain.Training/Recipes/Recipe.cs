@@ -329,4 +329,6 @@ public sealed record TrainSection
     public int MaxSkippedSteps { get; init; } = 50;
     /// <summary>Data parallel: seconds a collective may wait for every rank before the job is ended naming the missing rank(s).</summary>
     public double CollectiveTimeoutS { get; init; } = 600;
+    /// <summary>Data parallel: 1 shards AdamW's moments over the ranks (ZeRO-1, docs/distributed.md "ZeRO-1"); 0 keeps all of them on every rank.</summary>
+    public int Zero { get; init; }
 }

@@ -36,6 +36,7 @@ public static class RecipeLoader
         "train.on_nonfinite",          // a run stopped on a non-finite step may resume skipping such steps
         "train.max_skipped_steps",
         "train.collective_timeout_s",  // how long a rank waits for the others; no effect on the work
+        "train.zero",                  // where the optimizer state lives; the checkpoint holds all of it either way
     ];
 
     /// <summary>Reads, overrides, binds and validates a recipe file. Messages name the path as given.</summary>

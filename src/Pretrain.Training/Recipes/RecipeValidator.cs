@@ -368,6 +368,8 @@ internal sealed partial class RecipeValidator(string sourceName, IReadOnlyDictio
         OneOf("train.on_nonfinite", t.OnNonfinite, ["stop", "skip"]);
         AtLeast("train.max_skipped_steps", t.MaxSkippedSteps, 1);
         InRange("train.collective_timeout_s", t.CollectiveTimeoutS, "> 0 and at most 86400 (a day)", x => x > 0 && x <= 86400);
+        // ZeRO-1 shards the flat AdamW's moments, which every objective (LoRA too) trains with; at world size 1 it is a no-op.
+        InRange("train.zero", t.Zero, "0 (every rank keeps all optimizer state) or 1 (ZeRO-1: each rank keeps its shard's)", x => x is 0 or 1);
         if (t.BestMetric is { } metric && !metric.StartsWith("eval_", StringComparison.Ordinal))
             Add("train.best_metric", $"must name an eval metric (eval_loss, eval_accuracy, eval_macro_f1, …), got '{metric}'");
         if (t.BestMode is { } mode)
