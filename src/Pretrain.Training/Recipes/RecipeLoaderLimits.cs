@@ -64,7 +64,8 @@ internal static class RecipeLoaderLimits
                 }
             }
         }
-        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        catch (Exception e) when (e is YamlException or InvalidOperationException
+            or (ArgumentException and not ArgumentOutOfRangeException))
         {
             return null;
         }

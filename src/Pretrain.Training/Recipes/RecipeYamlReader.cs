@@ -18,13 +18,22 @@ internal static class RecipeYamlReader
             throw new RecipeException($"{sourceName}:{line}: the recipe {problem}.");
         CheckEvents(yaml, sourceName);
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(yaml));
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             throw new RecipeException($"{sourceName}:{e.Start.Line}: invalid YAML: {e.Message}", e);
+        }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException)
+        {
+            // YamlDotNet's tree loader meets an event it has no node for (found by tools/fuzz: a key with no name
+            // before a stray '}'); the event pass above accepted the same text.
+            long at = parser.Current?.Start.Line ?? 0;
+            throw new RecipeException($"{sourceName}:{at}: invalid YAML that YamlDotNet cannot load "
+                + $"({e.Message.Split('(')[0].Trim()}); look for a key with no name (a line starting with ':') or an unmatched '}}' or ']'", e);
         }
 
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
@@ -93,6 +102,12 @@ internal static class RecipeYamlReader
         catch (YamlException e)
         {
             throw new RecipeException($"{sourceName}:{e.Start.Line}: invalid YAML: {e.Message}", e);
+        }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException)
+        {
+            // YamlDotNet's parser rejects a malformed tag (e.g. "!!bina]A") this way (found by tools/fuzz).
+            throw new RecipeException($"{sourceName}:{parser.Current?.Start.Line ?? lastLine}: invalid YAML: "
+                + $"{e.Message.Split(" (Parameter", 2)[0]}", e);
         }
         catch (InvalidOperationException e)
         {

@@ -63,6 +63,18 @@ public sealed class RecipeErrorTests
         Assert.Contains(expected, e.Message);
     }
 
+    [Theory]   // crashers of tools/fuzz (100k, seed 21): YamlDotNet threw a bare ArgumentException that named no file
+    [InlineData("name: tiny\nmodel: !!bina]AAAA:\n  train: {synthetic: {rows: 10}}\n", "x.yaml:2: invalid YAML: Global tags must be valid URIs")]
+    [InlineData("name: tiny\ndata:\n  : 4}\nsets: \n", "invalid YAML that YamlDotNet cannot load")]
+    [InlineData("name: tiny\ndata:\n  : 10}}\ntrain: {max_steps: 4}\n", "invalid YAML that YamlDotNet cannot load")]
+    public void Yaml_the_parser_rejects_with_an_argument_error_is_one_line_naming_the_file(string yaml, string expected)
+    {
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse(yaml, "x.yaml"));
+        Assert.Contains(expected, e.Message);
+        Assert.StartsWith("x.yaml:", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     [Fact]
     public void Missing_required_name()
     {
