@@ -39,11 +39,13 @@ internal static class ExportEvalData
         }
         if (tokenizer is not ISpecialTokens { ClsId: { } cls, SepId: { } sep })
             throw new UsageException($"--eval-data scores classifiers on [CLS] text [SEP]; the tokenizer of {checkpoint} has no [CLS]/[SEP].");
+        // The length the classifier was trained and is evaluated at (`pretrain eval` reads pretrain.seq_len too).
+        int seqLen = Math.Min((int?)config["pretrain"]?["seq_len"] ?? Math.Min(positions, 128), positions);
         int? classes = config["id2label"] is JsonObject labels ? labels.Count : (int?)config["num_labels"];
         using var stream = new LabelledTextStream(new LabelledTextOptions
         {
             Files = files, TextColumn = textColumn, LabelColumn = labelColumn, NumClasses = classes,
-            MaxTokens = Math.Min(positions, 128) - 2, Shuffle = false, MaxEpochs = 1, ConfigKey = "--eval-data",
+            MaxTokens = seqLen - 2, Shuffle = false, MaxEpochs = 1, ConfigKey = "--eval-data",
         }, tokenizer);
         while (rows.Count < maxRows && stream.TryNext(out var row, out _))
             rows.Add(new QuantizeEvalRow([cls, .. row.Ids.Select(t => (long)t), sep], (int)row.Label));
