@@ -11,8 +11,9 @@ namespace Pretrain.Onnx.Export;
 /// (with a classifier first) <c>logits</c> [batch, classes], then <c>last_hidden_state</c> float32
 /// [batch, sequence, d], <c>pooler_output</c> [batch, d] with a pooler, and <c>embeddings</c> [batch, d], the
 /// sentence-transformers masked mean of the hidden states. The classifier reads what its checkpoint's
-/// <c>pretrain.pooling</c> names (<see cref="ClassifierHead.Pooling"/>: mean → embeddings, cls → the first token's hidden
-/// state); without one (BertForSequenceClassification) pooler_output when there is a pooler, else the first token. Padding keys get the additive mask
+/// <c>pretrain.pooling</c> names (<see cref="ClassifierHead.Pooling"/>: mean → embeddings, cls → the first token's
+/// hidden state), as pretrain's SequenceClassifier does; without one (a Hugging Face BertForSequenceClassification)
+/// pooler_output when there is a pooler, else the first token. Padding keys get the additive mask
 /// (1 − mask)·float.MinValue, as the TorchSharp model does.
 /// </summary>
 internal sealed class EncoderLmEmitter
