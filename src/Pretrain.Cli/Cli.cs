@@ -24,7 +24,7 @@ public static partial class Cli
           pretrain export CHECKPOINT --out DIR [--overwrite] [--opset N] [--dtype fp32|fp16] [--with-past] [--no-validate]
                           [--optimize (ONNX Runtime's fused com.microsoft Attention/SkipLayerNormalization/BiasGelu|FastGelu)]
                           [--external-data-threshold BYTES] [--quantize int8 [--quantize-kernel s8|u8] [--min-agreement 0.99]
-                          [--eval-data GLOB [--text-column text] [--label-column label] [--eval-rows 1000]]]
+                          [--eval-data GLOB [--text-column text | --image-column image] [--label-column label] [--eval-rows 1000]]]
           pretrain generate CHECKPOINT|ONNX_DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                           [--top-p P] [--seed S]
           pretrain data prepare text FILES|DIRS... --out DIR [--rows-per-group N] [--shards N] [--split-on paragraph|line|file]

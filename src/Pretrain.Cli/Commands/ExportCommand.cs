@@ -49,6 +49,7 @@ public static class ExportCommand
         var evalData = args.Option("--eval-data");
         var textColumn = args.Option("--text-column") ?? "text";
         var labelColumn = args.Option("--label-column") ?? "label";
+        var imageColumn = args.Option("--image-column") ?? "image";
         var evalRows = args.Int("--eval-rows", 1000);
         args.RejectUnknown();
         if (evalData is not null && !options.Int8)
@@ -58,7 +59,7 @@ public static class ExportCommand
         foreach (var warning in checkpoint.Warnings)
             stdout.WriteLine($"warning: {warning}");
         if (evalData is not null)
-            options = options with { EvalRows = ExportEvalData.Read(checkpoint.Directory, evalData, textColumn, labelColumn, evalRows) };
+            options = options with { EvalRows = ExportEvalData.Read(checkpoint.Directory, evalData, textColumn, labelColumn, evalRows, imageColumn) };
         SignalScope.Hold("export");   // test hook: a signal landing in the export phase (SignalScope)
         var result = OnnxExporter.Export(checkpoint.Directory, outDir, options);
         foreach (var warning in result.Warnings)

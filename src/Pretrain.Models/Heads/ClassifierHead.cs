@@ -30,6 +30,13 @@ public sealed class ClassifierHead : Module<Tensor, Tensor>
     /// <summary>Number of output classes.</summary>
     public int NumClasses { get; }
 
+    /// <summary>
+    /// For exports of a text classifier: the features this head reads, as the checkpoint's config.json
+    /// <c>pretrain.pooling</c> says — "cls" (the first token's hidden state), "mean" (masked mean), or null (a Hugging
+    /// Face BertForSequenceClassification: BERT's pooler when the encoder has one, else the first token).
+    /// </summary>
+    public string? Pooling { get; init; }
+
     public override Tensor forward(Tensor features) // (B, d) -> (B, classes)
         => fc.call(functional.dropout(features, _dropout, training));
 }

@@ -49,7 +49,8 @@ public static class CheckpointLoader
             LoraConfig? lora = null;
             if (adapter)
                 lora = PeftAdapterLayout.ReadConfig(stepDir, Arch(type));
-            var classifier = ClassifierShape(weights, "") is (long inDim, long classes) ? new ClassifierHead((int)inDim, (int)classes) : null;
+            var pooling = json["pretrain"]?["pooling"]?.GetValue<string>();   // pretrain's classifiers: cls or mean; HF's: none
+            var classifier = ClassifierShape(weights, "") is (long inDim, long classes) ? new ClassifierHead((int)inDim, (int)classes) { Pooling = pooling } : null;
             var baseHead = classifier; // the head the base weights fill; an adapter's own head is filled by the adapter load
             if (adapter && classifier is null)
             {
@@ -58,7 +59,7 @@ public static class CheckpointLoader
                 try
                 {
                     if (ClassifierShape(adapterWeights, "base_model.model.") is (long i, long n))
-                        classifier = new ClassifierHead((int)i, (int)n);
+                        classifier = new ClassifierHead((int)i, (int)n) { Pooling = pooling };
                 }
                 finally
                 {

@@ -10,8 +10,10 @@ namespace Pretrain.Onnx.Export;
 /// <c>input_ids</c>, <c>attention_mask</c> and (with segments) <c>token_type_ids</c>, int64 [batch, sequence] →
 /// (with a classifier first) <c>logits</c> [batch, classes], then <c>last_hidden_state</c> float32
 /// [batch, sequence, d], <c>pooler_output</c> [batch, d] with a pooler, and <c>embeddings</c> [batch, d], the
-/// sentence-transformers masked mean of the hidden states. The classifier reads pooler_output when there is a pooler
-/// (BertForSequenceClassification), else the first token's hidden state. Padding keys get the additive mask
+/// sentence-transformers masked mean of the hidden states. The classifier reads what its checkpoint's
+/// <c>pretrain.pooling</c> names (<see cref="ClassifierHead.Pooling"/>: mean → embeddings, cls → the first token's
+/// hidden state), as pretrain's SequenceClassifier does; without one (a Hugging Face BertForSequenceClassification)
+/// pooler_output when there is a pooler, else the first token. Padding keys get the additive mask
 /// (1 − mask)·float.MinValue, as the TorchSharp model does.
 /// </summary>
 internal sealed class EncoderLmEmitter
@@ -22,6 +24,7 @@ internal sealed class EncoderLmEmitter
     private readonly EncoderStackEmitter _stack;
     private readonly bool _classifier;
     private readonly bool _fused;
+    private readonly string? _pooling;
 
     private EncoderLmEmitter(EncoderLm model, ClassifierHead? classifier, int opset, OnnxDtype dtype, bool fused)
     {
@@ -34,6 +37,7 @@ internal sealed class EncoderLmEmitter
         _w = new OnnxWeights(_g, tensors, dtype);
         _stack = new EncoderStackEmitter(_g, _w, _c.EmbedDim, _c.NumHeads, _c.NormEps);
         _classifier = classifier is not null;
+        _pooling = classifier?.Pooling;
     }
 
     /// <summary>
@@ -85,21 +89,24 @@ internal sealed class EncoderLmEmitter
         string? pooled = null;
         if (_c.Pooler)
             pooled = _g.OpNamed("Tanh", [_w.Linear(first, "pooler")], ["pooler_output"])[0];
-        if (_classifier)
-        {
-            _g.OpNamed("Identity", [_w.Linear(pooled ?? first, "classifier.fc")], ["logits"]);
-            _g.Output("logits", DataType.Float, "batch", _w.Rows("classifier.fc.weight"));
-        }
-        _g.Output("last_hidden_state", DataType.Float, "batch", "sequence", _c.EmbedDim);
-        if (pooled is not null)
-            _g.Output("pooler_output", DataType.Float, "batch", _c.EmbedDim);
 
         // Masked mean (sentence-transformers): Σ h·m / max(Σ m, 1e-9).
         _g.Scope = "/pool";
         var m = _g.Op("Cast", [_g.Op("Unsqueeze", [mask, _g.Int64([2])])], ("to", (long)DataType.Float));  // (B, T, 1)
         var sum = _g.Op("ReduceSum", [_g.Op("Mul", ["last_hidden_state", m]), _g.Int64([1])], ("keepdims", 0L)); // (B, C)
         var count = _g.Op("Max", [_g.Op("ReduceSum", [m, _g.Int64([1])], ("keepdims", 0L)), _g.Float(1e-9f)]);    // (B, 1)
-        _g.OpNamed("Div", [sum, count], ["embeddings"]);
+        var mean = _g.OpNamed("Div", [sum, count], ["embeddings"])[0];
+        if (_classifier)
+        {
+            // The features the head was trained on (checkpoint pretrain.pooling); HF's BERT classifier: the pooler.
+            var features = _pooling switch { "mean" => mean, "cls" => first, _ => pooled ?? first };
+            _g.Scope = "/head";
+            _g.OpNamed("Identity", [_w.Linear(features, "classifier.fc")], ["logits"]);
+            _g.Output("logits", DataType.Float, "batch", _w.Rows("classifier.fc.weight"));
+        }
+        _g.Output("last_hidden_state", DataType.Float, "batch", "sequence", _c.EmbedDim);
+        if (pooled is not null)
+            _g.Output("pooler_output", DataType.Float, "batch", _c.EmbedDim);
         _g.Output("embeddings", DataType.Float, "batch", _c.EmbedDim);
     }
 }

@@ -91,9 +91,10 @@ public static class EncoderValidator
         torch.Tensor? pooled = null;
         if (model.Config.Pooler)
             result["pooler_output"] = Flat(pooled = model.Pool(hidden));
-        result["embeddings"] = Flat(EncoderLm.MeanPool(hidden, m));
+        var mean = EncoderLm.MeanPool(hidden, m);
+        result["embeddings"] = Flat(mean);
         if (classifier is not null)
-            result["logits"] = Flat(classifier.call(pooled ?? hidden[.., 0]));
+            result["logits"] = Flat(classifier.call(classifier.Pooling switch { "mean" => mean, "cls" => hidden[.., 0], _ => pooled ?? hidden[.., 0] }));
         return result;
     }
 

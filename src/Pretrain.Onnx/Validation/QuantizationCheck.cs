@@ -7,7 +7,7 @@ namespace Pretrain.Onnx.Validation;
 /// metric: decoders, top-1 next token at every position of batches (1, 1), (2, 7), (3, 16) and (8, 32) (sequences
 /// capped at the model's positions); classifiers, top-1 class on 1 + 2 + 3 + 32 rows of lengths 5, 9, 16 and 16
 /// (ViT: images); encoders without a head, the share of pooled embeddings with cosine ≥ 0.99. With eval rows, the
-/// accuracy of both on them.
+/// accuracy of both on them (text or image classifiers' labels, decoders' next tokens).
 /// </summary>
 internal static class QuantizationCheck
 {
@@ -16,8 +16,8 @@ internal static class QuantizationCheck
     public static (string Metric, int Compared, double Agreement, double MaxAbsDiff, EvalAccuracy? Eval) Run(
         string floatPath, string int8Path, ExportModel model, IReadOnlyList<QuantizeEvalRow>? evalRows, int seed = 4321)
     {
-        if (evalRows is { Count: > 0 } && model.Decoder is null && (model.Classifier is null || model.Vit is not null))
-            throw new OnnxExportException($"--eval-data scores text classifiers and decoders; this is a {model.ModelType} {model.Family}{(model.Classifier is null ? " without a classifier head" : "")}.");
+        if (evalRows is { Count: > 0 } && model.Decoder is null && model.Classifier is null)
+            throw new OnnxExportException($"--eval-data scores classifiers and decoders; this is a {model.ModelType} {model.Family} without a classifier head.");
         using var f = new OrtOutputs(floatPath);
         using var q = new OrtOutputs(int8Path);
         var random = new Random(seed);
@@ -99,7 +99,7 @@ internal static class QuantizationCheck
         foreach (var row in rows)
         {
             var t = row.Ids.Length;
-            var inputs = TextInputs(model, f.Inputs, row.Ids, 1, t);
+            var inputs = model.Vit is { } vit ? ImageInputs(vit.Config, row) : TextInputs(model, f.Inputs, row.Ids, 1, t);
             var a = f.Run(inputs)["logits"];
             var b = q.Run(inputs)["logits"];
             if (row.Label >= 0)
@@ -119,6 +119,14 @@ internal static class QuantizationCheck
         if (targets == 0)
             throw new OnnxExportException("--eval-data gave no row to score (decoder rows need at least two tokens).");
         return new EvalAccuracy(rows.Count, targets, (double)rightF / targets, (double)rightQ / targets);
+    }
+
+    private static Dictionary<string, (Array, long[])> ImageInputs(Pretrain.Models.Vision.VitConfig c, QuantizeEvalRow row)
+    {
+        long[] shape = [1, c.NumChannels, c.ImageSize, c.ImageSize];
+        if (row.Pixels is not { } pixels || pixels.Length != c.NumChannels * c.ImageSize * c.ImageSize)
+            throw new OnnxExportException($"--eval-data: an image row has {row.Pixels?.Length ?? 0} values; the ViT takes {c.NumChannels} × {c.ImageSize} × {c.ImageSize}.");
+        return new() { ["pixel_values"] = (pixels, shape) };
     }
 
     internal static int ArgMax(ReadOnlySpan<float> x)

@@ -1,7 +1,12 @@
 namespace Pretrain.Onnx.Validation;
 
 /// <summary>
-/// One tokenized row of <c>--eval-data</c>: a classifier's input ids ([CLS] … [SEP]) and its label, or (label −1) a
-/// decoder's token block scored on next-token accuracy.
+/// One row of <c>--eval-data</c>: a text classifier's input ids ([CLS] … [SEP]) and its label, (label −1) a decoder's
+/// token block scored on next-token accuracy, or (<see cref="Pixels"/>, ids empty) an image classifier's transformed
+/// image (channels × height × width, the checkpoint's normalisation applied) and its label.
 /// </summary>
-public sealed record QuantizeEvalRow(long[] Ids, int Label);
+public sealed record QuantizeEvalRow(long[] Ids, int Label)
+{
+    /// <summary>An image row's pixel values (C·H·W); null for text rows.</summary>
+    public float[]? Pixels { get; init; }
+}

@@ -132,9 +132,27 @@ public static class ImageClassifierCheckpoint
         }
         model.to(device);
         model.eval();
+        var transform = EvalTransform(json, config);
+        return (model, transform);
+    }
+
+    /// <summary>
+    /// The eval transform an image classifier checkpoint records: resize and centre-crop to the ViT's image size, its
+    /// channel count, config.json's pretrain.image_mean / image_std (also what `pretrain export --eval-data` applies).
+    /// </summary>
+    public static ImageTransformOptions EvalTransform(string dir)
+    {
+        var path = Path.Combine(dir, "config.json");
+        var json = (File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) as JsonObject : null)
+            ?? throw new CheckpointException($"{dir} has no config.json; it is not a model checkpoint.");
+        return EvalTransform(json, HfVitLayout.ConfigFromJson(json));
+    }
+
+    private static ImageTransformOptions EvalTransform(JsonObject json, VitConfig config)
+    {
         var ours = json["pretrain"] as JsonObject;
         float[]? Floats(string key) => ours?[key] is JsonArray a ? [.. a.Select(x => (float)x!.GetValue<double>())] : null;
-        var transform = new ImageTransformOptions
+        return new ImageTransformOptions
         {
             Channels = config.NumChannels,
             Resize = config.ImageSize,
@@ -142,6 +160,5 @@ public static class ImageClassifierCheckpoint
             Mean = Floats("image_mean"),
             Std = Floats("image_std"),
         };
-        return (model, transform);
     }
 }
