@@ -71,17 +71,7 @@ public sealed unsafe class MpiCollectives : ICollectives
             tensor.copy_(wide);
             return;
         }
-        IntPtr type = tensor.dtype switch
-        {
-            ScalarType.Float32 => _mpi.Float,
-            ScalarType.Float64 => _mpi.Double,
-            ScalarType.Int64 => _mpi.Int64,
-            ScalarType.Int32 => _mpi.Int32,
-            _ => throw new CollectiveException($"{name}: dtype {tensor.dtype} is not supported (float32, float64, bfloat16, float16, int64, int32)"),
-        };
-        if (op == ReduceOp.Avg && !torch.is_floating_point(tensor))
-            throw new CollectiveException($"{name}: the average of {tensor.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
-        IntPtr mpiOp = op switch { ReduceOp.Sum or ReduceOp.Avg => _mpi.OpSum, ReduceOp.Max => _mpi.OpMax, ReduceOp.Min => _mpi.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        var (type, mpiOp) = Reduction(tensor, op, name);
         long elementSize = tensor.element_size();
         lock (_lock)
         {
