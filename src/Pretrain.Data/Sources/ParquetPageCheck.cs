@@ -469,7 +469,7 @@ internal static class ParquetPageCheck
                     int decoded = K4os.Compression.LZ4.LZ4Codec.Decode(stored, output);
                     if (decoded == expected)
                         return output;
-                    if (codec == Lz4 && IsHadoopLz4(stored, expected))
+                    if (codec == Lz4 && IsHadoopLz4(stored, output))
                         throw new HadoopLz4Exception();
                     throw new InvalidDataException(decoded < 0
                         ? $"{where}: its {name} data is damaged (not an LZ4 block of at most {N(expected)} bytes)"
@@ -512,10 +512,10 @@ internal static class ParquetPageCheck
 
         /// <summary>Whether <paramref name="stored"/> is LZ4 in Hadoop framing (what Arrow writes for the LZ4 codec): frames
         /// of a 4-byte big-endian uncompressed size, a 4-byte big-endian stored size and a raw block of exactly that many
-        /// bytes, filling the page and adding up to <paramref name="expected"/>.</summary>
-        private static bool IsHadoopLz4(byte[] stored, int expected)
+        /// bytes, filling the page and adding up to the length of <paramref name="output"/> (decoded into it).</summary>
+        private static bool IsHadoopLz4(byte[] stored, byte[] output)
         {
-            var output = new byte[expected];
+            int expected = output.Length;
             int read = 0, written = 0;
             while (read < stored.Length)
             {
