@@ -73,6 +73,8 @@ internal static class ParquetPageCheck
         bool text = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>)
             || field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
         int expected = text ? ByteArray : field.ClrType == typeof(long) ? Int64Type : field.ClrType == typeof(int) ? Int32Type : -1;
+        if ((int)chunk.Codec is < 0 or > Lz4Raw)
+            throw new InvalidDataException($"the column chunk declares codec {(int)chunk.Codec}, which Parquet does not define (0 to {Lz4Raw})");
         if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Zstd or Lz4 or Lz4Raw))
             return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, Brotli, LZO
         if (chunk.NumValues > int.MaxValue)
