@@ -73,6 +73,14 @@ internal static class ParquetPageCheck
         bool text = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>)
             || field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
         int expected = text ? ByteArray : field.ClrType == typeof(long) ? Int64Type : field.ClrType == typeof(int) ? Int32Type : -1;
+        // Parquet.Net derives the levels it decodes from the schema's repetition types; one Parquet does not define
+        // (0 required, 1 optional, 2 repeated) makes them disagree with what this check reads.
+        foreach (var element in meta.Schema)
+        {
+            if (element.RepetitionType is { } repetition && (int)repetition is < 0 or > 2)
+                throw new InvalidDataException($"schema element '{element.Name?.ReplaceLineEndings(" ")}' declares repetition type {(int)repetition}, which Parquet does not define (0 to 2)");
+        }
+
         if ((int)chunk.Codec is < 0 or > Lz4Raw)
             throw new InvalidDataException($"the column chunk declares codec {(int)chunk.Codec}, which Parquet does not define (0 to {Lz4Raw})");
         if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Zstd or Lz4 or Lz4Raw))
