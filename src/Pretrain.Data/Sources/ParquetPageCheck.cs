@@ -28,7 +28,7 @@ internal enum PageDecoder
 /// expand the stored bytes to); the repetition and definition levels' RLE/bit-packed runs (whole, levels in range,
 /// exactly the page's count); PLAIN values (each length inside the page, as many as the defined levels say);
 /// dictionary indexes (bit width, runs, every index inside the dictionary). Codecs checked: uncompressed, Snappy, gzip,
-/// zstd, LZ4_RAW and LZ4 (Parquet.Net decodes both as one raw LZ4 block; an LZ4 page in Hadoop framing, which Parquet.Net
+/// zstd, Brotli, LZ4_RAW and LZ4 (Parquet.Net decodes both as one raw LZ4 block; an LZ4 page in Hadoop framing, which Parquet.Net
 /// cannot decode, goes to ParquetSharp); encodings: PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY; v1 pages and flat v2 pages. Anything else is valid Parquet
 /// Parquet.Net may mis-decode unchecked, so it goes to ParquetSharp (<see cref="PageDecoder.ParquetSharp"/>).
 /// Memory: one page's stored and decompressed bytes at a time.
@@ -44,7 +44,7 @@ internal static class ParquetPageCheck
 
     private const int DataPage = 0, IndexPage = 1, DictionaryPage = 2, DataPageV2 = 3;
     private const int Plain = 0, PlainDictionary = 2, Rle = 3, RleDictionary = 8;
-    private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Lz4 = 5, Zstd = 6, Lz4Raw = 7;
+    private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Brotli = 4, Lz4 = 5, Zstd = 6, Lz4Raw = 7;
     private const int Int32Type = 1, Int64Type = 2, ByteArray = 6;
 
     /// <summary>
@@ -83,8 +83,8 @@ internal static class ParquetPageCheck
 
         if ((int)chunk.Codec is < 0 or > Lz4Raw)
             throw new InvalidDataException($"the column chunk declares codec {(int)chunk.Codec}, which Parquet does not define (0 to {Lz4Raw})");
-        if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Zstd or Lz4 or Lz4Raw))
-            return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, Brotli, LZO
+        if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Brotli or Zstd or Lz4 or Lz4Raw))
+            return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, LZO
         if (chunk.NumValues > int.MaxValue)
             throw new InvalidDataException($"the column chunk declares {N(chunk.NumValues)} values, more than a chunk can hold");
         int maxRep = field.MaxRepetitionLevel, maxDef = field.MaxDefinitionLevel;
@@ -461,6 +461,29 @@ internal static class ParquetPageCheck
                     catch (InvalidDataException e) when (!e.Message.StartsWith(where, StringComparison.Ordinal))
                     {
                         throw new InvalidDataException($"{where}: its gzip data is damaged ({e.Message})");
+                    }
+
+                    return output;
+                }
+
+                case Brotli:
+                {
+                    // Parquet.Net reads at most the declared size from a BrotliStream into a buffer of that size (and
+                    // ignores a short stream); the declared size is capped above, Brotli's own ratio is not a useful bound.
+                    var output = new byte[expected];
+                    try
+                    {
+                        using var brotli = new BrotliStream(new MemoryStream(stored), CompressionMode.Decompress);
+                        int total = 0, read;
+                        while (total < expected && (read = brotli.Read(output, total, expected - total)) > 0)
+                            total += read;
+                        Span<byte> more = stackalloc byte[1];
+                        if (total != expected || brotli.Read(more) != 0)
+                            throw new InvalidDataException($"{mismatch} but its Brotli data holds {(total != expected ? N(total) : "more")}");
+                    }
+                    catch (Exception e) when (e is InvalidDataException or InvalidOperationException && !e.Message.StartsWith(where, StringComparison.Ordinal))
+                    {
+                        throw new InvalidDataException($"{where}: its Brotli data is damaged ({e.Message})");
                     }
 
                     return output;

@@ -56,6 +56,7 @@ public sealed class ParquetPageCheckLz4Tests
     [Theory]
     [InlineData(CompressionMethod.LZ4, 5)]
     [InlineData(CompressionMethod.Lz4Raw, 7)]
+    [InlineData(CompressionMethod.Brotli, 4)]
     public async Task Parquet_Net_LZ4_files_are_vetted_and_read_as_before(CompressionMethod codec, int parquetCodec)
     {
         // was: LZ4 chunks were not vetted; images and labels were decoded unchecked (UncheckedReads 1, not 0)
