@@ -28,7 +28,8 @@ internal enum PageDecoder
 /// expand the stored bytes to); the repetition and definition levels' RLE/bit-packed runs (whole, levels in range,
 /// exactly the page's count); PLAIN values (each length inside the page, as many as the defined levels say);
 /// dictionary indexes (bit width, runs, every index inside the dictionary). Codecs checked: uncompressed, Snappy, gzip,
-/// zstd; encodings: PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY; v1 pages and flat v2 pages. Anything else is valid Parquet
+/// zstd, Brotli, LZ4_RAW and LZ4 (Parquet.Net decodes both as one raw LZ4 block; an LZ4 page in Hadoop framing, which Parquet.Net
+/// cannot decode, goes to ParquetSharp); encodings: PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY; v1 pages and flat v2 pages. Anything else is valid Parquet
 /// Parquet.Net may mis-decode unchecked, so it goes to ParquetSharp (<see cref="PageDecoder.ParquetSharp"/>).
 /// Memory: one page's stored and decompressed bytes at a time.
 /// </summary>
@@ -43,7 +44,7 @@ internal static class ParquetPageCheck
 
     private const int DataPage = 0, IndexPage = 1, DictionaryPage = 2, DataPageV2 = 3;
     private const int Plain = 0, PlainDictionary = 2, Rle = 3, RleDictionary = 8;
-    private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Zstd = 6;
+    private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Brotli = 4, Lz4 = 5, Zstd = 6, Lz4Raw = 7;
     private const int Int32Type = 1, Int64Type = 2, ByteArray = 6;
 
     /// <summary>
@@ -72,8 +73,18 @@ internal static class ParquetPageCheck
         bool text = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>)
             || field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
         int expected = text ? ByteArray : field.ClrType == typeof(long) ? Int64Type : field.ClrType == typeof(int) ? Int32Type : -1;
-        if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Zstd))
-            return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, LZ4, Brotli
+        // Parquet.Net derives the levels it decodes from the schema's repetition types; one Parquet does not define
+        // (0 required, 1 optional, 2 repeated) makes them disagree with what this check reads.
+        foreach (var element in meta.Schema)
+        {
+            if (element.RepetitionType is { } repetition && (int)repetition is < 0 or > 2)
+                throw new InvalidDataException($"schema element '{element.Name?.ReplaceLineEndings(" ")}' declares repetition type {(int)repetition}, which Parquet does not define (0 to 2)");
+        }
+
+        if ((int)chunk.Codec is < 0 or > Lz4Raw)
+            throw new InvalidDataException($"the column chunk declares codec {(int)chunk.Codec}, which Parquet does not define (0 to {Lz4Raw})");
+        if (type != expected || (int)chunk.Codec is not (Uncompressed or Snappy or Gzip or Brotli or Zstd or Lz4 or Lz4Raw))
+            return PageDecoder.ParquetSharp; // e.g. text in FIXED_LEN_BYTE_ARRAY, LZO
         if (chunk.NumValues > int.MaxValue)
             throw new InvalidDataException($"the column chunk declares {N(chunk.NumValues)} values, more than a chunk can hold");
         int maxRep = field.MaxRepetitionLevel, maxDef = field.MaxDefinitionLevel;
@@ -95,7 +106,17 @@ internal static class ParquetPageCheck
         {
             if (position >= dataEnd)
                 throw new InvalidDataException($"the pages end at byte {N(position)} after {N(seen)} of the chunk's {N(total)} values");
-            var verdict = walk.Page(page, ref position, total - seen, out int values);
+            PageDecoder verdict;
+            int values;
+            try
+            {
+                verdict = walk.Page(page, ref position, total - seen, out values);
+            }
+            catch (HadoopLz4Exception)
+            {
+                return PageDecoder.ParquetSharp; // valid LZ4 that Parquet.Net would decode wrongly
+            }
+
             if (verdict == PageDecoder.ParquetSharp)
                 return verdict;
             seen += values;
@@ -103,6 +124,10 @@ internal static class ParquetPageCheck
 
         return PageDecoder.ParquetNet;
     }
+
+    /// <summary>A page of the LZ4 codec in Hadoop framing: valid Parquet (Arrow writes it) that Parquet.Net decodes as
+    /// a raw block, wrongly; the chunk goes to ParquetSharp, which reads both framings.</summary>
+    private sealed class HadoopLz4Exception : Exception;
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
@@ -441,6 +466,49 @@ internal static class ParquetPageCheck
                     return output;
                 }
 
+                case Brotli:
+                {
+                    // Parquet.Net reads at most the declared size from a BrotliStream into a buffer of that size (and
+                    // ignores a short stream); the declared size is capped above, Brotli's own ratio is not a useful bound.
+                    var output = new byte[expected];
+                    try
+                    {
+                        using var brotli = new BrotliStream(new MemoryStream(stored), CompressionMode.Decompress);
+                        int total = 0, read;
+                        while (total < expected && (read = brotli.Read(output, total, expected - total)) > 0)
+                            total += read;
+                        Span<byte> more = stackalloc byte[1];
+                        if (total != expected || brotli.Read(more) != 0)
+                            throw new InvalidDataException($"{mismatch} but its Brotli data holds {(total != expected ? N(total) : "more")}");
+                    }
+                    catch (Exception e) when (e is InvalidDataException or InvalidOperationException && !e.Message.StartsWith(where, StringComparison.Ordinal))
+                    {
+                        throw new InvalidDataException($"{where}: its Brotli data is damaged ({e.Message})");
+                    }
+
+                    return output;
+                }
+
+                case Lz4:
+                case Lz4Raw:
+                {
+                    // Parquet.Net 6.1 decodes LZ4 and LZ4_RAW alike: one raw block (K4os LZ4Codec.Decode) into a buffer of
+                    // the declared size, ignoring the result, so a damaged block leaves bytes it never wrote. A raw block
+                    // expands at most ~255:1 (each extra length byte adds 255 output bytes).
+                    string name = codec == Lz4 ? "LZ4" : "LZ4_RAW";
+                    if (expected > 255L * stored.Length + 64)
+                        throw new InvalidDataException($"{mismatch} from {N(stored.Length)} {name} bytes, more than LZ4 can expand to");
+                    var output = new byte[expected];
+                    int decoded = K4os.Compression.LZ4.LZ4Codec.Decode(stored, output);
+                    if (decoded == expected)
+                        return output;
+                    if (codec == Lz4 && IsHadoopLz4(stored, output))
+                        throw new HadoopLz4Exception();
+                    throw new InvalidDataException(decoded < 0
+                        ? $"{where}: its {name} data is damaged (not an LZ4 block of at most {N(expected)} bytes)"
+                        : $"{mismatch} but its {name} data holds {N(decoded)}");
+                }
+
                 default: // Zstd
                 {
                     // Parquet.Net allocates what the zstd frame declares; a zstd block expands at most 128 KiB from 4 bytes.
@@ -473,6 +541,31 @@ internal static class ParquetPageCheck
                     return output;
                 }
             }
+        }
+
+        /// <summary>Whether <paramref name="stored"/> is LZ4 in Hadoop framing (what Arrow writes for the LZ4 codec): frames
+        /// of a 4-byte big-endian uncompressed size, a 4-byte big-endian stored size and a raw block of exactly that many
+        /// bytes, filling the page and adding up to the length of <paramref name="output"/> (decoded into it).</summary>
+        private static bool IsHadoopLz4(byte[] stored, byte[] output)
+        {
+            int expected = output.Length;
+            int read = 0, written = 0;
+            while (read < stored.Length)
+            {
+                if (stored.Length - read < 8)
+                    return false;
+                uint size = BinaryPrimitives.ReadUInt32BigEndian(stored.AsSpan(read));
+                uint length = BinaryPrimitives.ReadUInt32BigEndian(stored.AsSpan(read + 4));
+                read += 8;
+                if (size > (uint)(expected - written) || length > (uint)(stored.Length - read))
+                    return false;
+                if (K4os.Compression.LZ4.LZ4Codec.Decode(stored.AsSpan(read, (int)length), output.AsSpan(written, (int)size)) != size)
+                    return false;
+                read += (int)length;
+                written += (int)size;
+            }
+
+            return written == expected && stored.Length > 0;
         }
 
         /// <summary>Reads the Thrift PageHeader at <paramref name="position"/>, growing the read until it is whole.</summary>
