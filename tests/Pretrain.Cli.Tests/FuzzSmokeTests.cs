@@ -12,6 +12,7 @@ public sealed class FuzzSmokeTests
 {
     [Theory]
     [InlineData("parquet")]
+    [InlineData("parquet-image")]
     [InlineData("safetensors")]
     [InlineData("recipe")]
     [InlineData("tokenizer")]
@@ -21,6 +22,7 @@ public sealed class FuzzSmokeTests
         IFuzzTarget target = name switch
         {
             "parquet" => new ParquetTarget(),
+            "parquet-image" => new ParquetImageTarget(),
             "safetensors" => new SafetensorsTarget(),
             "recipe" => new RecipeTarget(),
             "tokenizer" => new TokenizerTarget(),
