@@ -46,19 +46,7 @@ internal sealed unsafe class NcclCommunicator : IDisposable
         const string name = "all_reduce";
         Require(send, name);
         Require(receive, name);
-        int type = send.dtype switch
-        {
-            ScalarType.Float32 => NcclLibrary.Float32,
-            ScalarType.Float64 => NcclLibrary.Float64,
-            ScalarType.BFloat16 => NcclLibrary.BFloat16,
-            ScalarType.Float16 => NcclLibrary.Float16,
-            ScalarType.Int64 => NcclLibrary.Int64,
-            ScalarType.Int32 => NcclLibrary.Int32,
-            _ => throw new CollectiveException($"{name}: dtype {send.dtype} is not supported on CUDA (float32, float64, bfloat16, float16, int64, int32)"),
-        };
-        if (op == ReduceOp.Avg && !torch.is_floating_point(send))
-            throw new CollectiveException($"{name}: the average of {send.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
-        int ncclOp = op switch { ReduceOp.Sum or ReduceOp.Avg => NcclLibrary.OpSum, ReduceOp.Max => NcclLibrary.OpMax, ReduceOp.Min => NcclLibrary.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        var (type, ncclOp) = Reduction(send, op, name);
         Run(name, () => _nccl.AllReduce(TensorMemory.Address(send), TensorMemory.Address(receive), (nuint)send.numel(), type, ncclOp, _comm, IntPtr.Zero));
         if (op == ReduceOp.Avg) receive.div_(WorldSize);
     }
@@ -94,10 +82,7 @@ internal sealed unsafe class NcclCommunicator : IDisposable
         Require(input, name);
         Require(output, name);
         long n = Shards.CheckReduceScatter(input, output, WorldSize);
-        int type = TypeOf(input, name);
-        if (op == ReduceOp.Avg && !torch.is_floating_point(input))
-            throw new CollectiveException($"{name}: the average of {input.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
-        int ncclOp = op switch { ReduceOp.Sum or ReduceOp.Avg => NcclLibrary.OpSum, ReduceOp.Max => NcclLibrary.OpMax, ReduceOp.Min => NcclLibrary.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        var (type, ncclOp) = Reduction(input, op, name);
         Run(name, () => _nccl.ReduceScatter(TensorMemory.Address(input), TensorMemory.Address(output), (nuint)n, type, ncclOp, _comm, IntPtr.Zero));
         if (op == ReduceOp.Avg) output.div_(WorldSize);
     }
@@ -112,16 +97,24 @@ internal sealed unsafe class NcclCommunicator : IDisposable
         Run(name, () => _nccl.AllGather(receive + (nint)(Rank * bytes), receive, (nuint)bytes, 1 /* ncclUint8 */, _comm, IntPtr.Zero));
     }
 
-    private static int TypeOf(Tensor tensor, string name) => tensor.dtype switch
+    /// <summary>The NCCL datatype and operation of a reduction of <paramref name="tensor"/>.</summary>
+    private static (int Type, int Op) Reduction(Tensor tensor, ReduceOp op, string name)
     {
-        ScalarType.Float32 => NcclLibrary.Float32,
-        ScalarType.Float64 => NcclLibrary.Float64,
-        ScalarType.BFloat16 => NcclLibrary.BFloat16,
-        ScalarType.Float16 => NcclLibrary.Float16,
-        ScalarType.Int64 => NcclLibrary.Int64,
-        ScalarType.Int32 => NcclLibrary.Int32,
-        _ => throw new CollectiveException($"{name}: dtype {tensor.dtype} is not supported on CUDA (float32, float64, bfloat16, float16, int64, int32)"),
-    };
+        int type = tensor.dtype switch
+        {
+            ScalarType.Float32 => NcclLibrary.Float32,
+            ScalarType.Float64 => NcclLibrary.Float64,
+            ScalarType.BFloat16 => NcclLibrary.BFloat16,
+            ScalarType.Float16 => NcclLibrary.Float16,
+            ScalarType.Int64 => NcclLibrary.Int64,
+            ScalarType.Int32 => NcclLibrary.Int32,
+            _ => throw new CollectiveException($"{name}: dtype {tensor.dtype} is not supported on CUDA (float32, float64, bfloat16, float16, int64, int32)"),
+        };
+        if (op == ReduceOp.Avg && !torch.is_floating_point(tensor))
+            throw new CollectiveException($"{name}: the average of {tensor.dtype} values is not an integer; reduce with Sum and divide, or use a floating-point tensor");
+        int ncclOp = op switch { ReduceOp.Sum or ReduceOp.Avg => NcclLibrary.OpSum, ReduceOp.Max => NcclLibrary.OpMax, ReduceOp.Min => NcclLibrary.OpMin, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
+        return (type, ncclOp);
+    }
 
     /// <summary>ncclCommAbort: ends any collective in flight (the watchdog calls it before MPI_Abort).</summary>
     public void Abort()
