@@ -101,7 +101,7 @@ public static class EncoderValidator
     private static float[] Flat(torch.Tensor t) => t.to_type(torch.ScalarType.Float32).contiguous().data<float>().ToArray();
 
     /// <summary>The rows of (B·T, C) values whose mask is 1.</summary>
-    private static float[] RealTokens(float[] values, long[] mask, int width)
+    internal static float[] RealTokens(float[] values, long[] mask, int width)
     {
         var result = new List<float>(values.Length);
         for (var i = 0; i < mask.Length; i++)

@@ -88,7 +88,7 @@ internal static class FusedCheck
                 var expected = reference;
                 var actual = got.TryGetValue(name, out var a) ? a : throw new OnnxExportException($"{fusedPath} has no output '{name}'.");
                 if (name == "last_hidden_state")
-                    (expected, actual) = (RealTokens(expected, mask, c.EmbedDim), RealTokens(actual, mask, c.EmbedDim));
+                    (expected, actual) = (EncoderValidator.RealTokens(expected, mask, c.EmbedDim), EncoderValidator.RealTokens(actual, mask, c.EmbedDim));
                 results.Add(OnnxValidator.Compare(batch, t, 0, expected, actual, tolerance, name, padding));
             }
         }
@@ -114,15 +114,4 @@ internal static class FusedCheck
     }
 
     private static long[] Ids(Random random, int n, int vocab) => Enumerable.Range(0, n).Select(_ => (long)random.Next(vocab)).ToArray();
-
-    private static float[] RealTokens(float[] values, long[] mask, int width)
-    {
-        var result = new List<float>(values.Length);
-        for (var i = 0; i < mask.Length; i++)
-        {
-            if (mask[i] != 0)
-                result.AddRange(values.AsSpan(i * width, width).ToArray());
-        }
-        return [.. result];
-    }
 }
